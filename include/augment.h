@@ -1,0 +1,12 @@
+/* augment.h — the whole public API of libaugment.
+ *
+ * Include this one header; it includes every module's header. Each module's
+ * header also compiles on its own.
+ */
+#ifndef AUGMENT_H
+#define AUGMENT_H
+
+#include "augment/core.h"
+#include "augment/codec.h"
+
+#endif /* AUGMENT_H */

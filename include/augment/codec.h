@@ -1,0 +1,145 @@
+/* augment/codec.h — PNG and JPEG: header probe, decode (whole or a region at
+ * a DCT scale), encode.
+ *
+ * The format is found from the magic bytes, never from the file name. Every
+ * size read from a header is checked against a pixel limit before anything is
+ * allocated.
+ */
+#ifndef AUGMENT_CODEC_H
+#define AUGMENT_CODEC_H
+
+#include "core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum aug_format {
+	AUG_FORMAT_UNKNOWN = 0,
+	AUG_FORMAT_PNG,
+	AUG_FORMAT_JPEG
+} aug_format;
+
+/* "png", "jpeg" or "unknown". */
+const char *aug_format_name(aug_format format);
+
+/* The format whose magic bytes start `buf`, or AUG_FORMAT_UNKNOWN. */
+aug_format aug_format_detect(const void *buf, size_t len);
+
+/* The format named by a path's extension (.png; .jpg, .jpeg; any case), or
+ * AUG_FORMAT_UNKNOWN. Used only to choose an encoder, never to decode. */
+aug_format aug_format_from_path(const char *path);
+
+/* What a header says, read without decoding any pixels. */
+typedef struct aug_header {
+	aug_format format;
+	int width;        /* as stored, before EXIF orientation */
+	int height;
+	int channels;     /* stored components: 1 grey, 2 grey+alpha, 3 RGB
+	                   * (palette PNGs count 3, or 4 with tRNS), 4 RGBA or CMYK */
+	int bit_depth;    /* bits per sample as stored: 1, 2, 4, 8, 12 or 16 */
+	int orientation;  /* EXIF orientation 1..8; 1 when absent */
+	bool has_alpha;   /* an alpha channel or a tRNS chunk */
+	bool palette;     /* PNG colour type 3 */
+	bool interlaced;  /* PNG Adam7, or a progressive JPEG */
+	bool cmyk;        /* JPEG in CMYK or YCCK */
+} aug_header;
+
+/* Width and height as displayed, after the header's EXIF orientation. */
+void aug_header_display_size(const aug_header *hdr, int *width, int *height);
+
+/* Channels the caller asks a decoder for. */
+typedef enum aug_channels {
+	AUG_CHANNELS_STORED = 0, /* 1 for grey sources, 3 for everything else */
+	AUG_CHANNELS_GREY = 1,
+	AUG_CHANNELS_RGB = 3
+} aug_channels;
+
+/* Decoder options. Start from aug_decode_options_init(); the defaults are
+ * written beside each field. */
+typedef struct aug_decode_options {
+	aug_channels channels;   /* AUG_CHANNELS_STORED */
+	uint64_t max_pixels;     /* AUG_DEFAULT_MAX_PIXELS; width*height above it is AUG_ELIMIT */
+	bool ignore_orientation; /* false: EXIF orientation is applied */
+	bool strict;             /* false: recoverable warnings (a JPEG that ends early)
+	                          * are reported through aug_warning_message(); true:
+	                          * they fail with AUG_EWARNING */
+	uint8_t background[3];   /* 255,255,255: the colour alpha is composited onto */
+} aug_decode_options;
+
+void aug_decode_options_init(aug_decode_options *opts);
+
+/* Read the header of an image held in memory. `name` (may be NULL) is used
+ * only in error messages. */
+aug_status aug_probe(const void *buf, size_t len, const char *name, aug_header *hdr);
+
+/* Read the header of an image file, reading only as many bytes as needed. */
+aug_status aug_probe_file(const char *path, aug_header *hdr);
+
+/* Decode a whole image held in memory into a new 8-bit image with 1 or 3
+ * channels (see aug_decode_options). `name` (may be NULL) is used only in
+ * messages. Free the result with aug_image_free(). */
+aug_status aug_decode(const void *buf, size_t len, const char *name,
+		      const aug_decode_options *opts, aug_image **out);
+
+/* Read and decode an image file. */
+aug_status aug_decode_file(const char *path, const aug_decode_options *opts, aug_image **out);
+
+/* A rectangle in pixels. */
+typedef struct aug_rect {
+	int x;
+	int y;
+	int width;
+	int height;
+} aug_rect;
+
+/* What a region decode produced: the rectangle of the full-size, oriented
+ * image that the output covers, and the scale it was decoded at. Output
+ * pixel (i, j) stands for the scale x scale block of full-size pixels whose
+ * top-left corner is (rect.x + i*scale, rect.y + j*scale), clipped at the
+ * image's right and bottom edges; the output is
+ * ceil(rect.width/scale) x ceil(rect.height/scale). */
+typedef struct aug_region {
+	aug_rect rect;
+	int scale;
+} aug_region;
+
+/* Decode only the part of an image that a plan needs. `want` is in the
+ * coordinates of the full-size image as displayed (after EXIF orientation
+ * unless opts->ignore_orientation), and is clipped to the image; `scale` is
+ * 1, 2, 4 or 8, the factor the caller may shrink by.
+ *
+ * JPEG skips the rows above and below the region and the iMCU columns
+ * outside it, and uses libjpeg-turbo's DCT scaling for 1/2, 1/4 and 1/8.
+ * PNG decodes at scale 1 only and stops reading after the region's last row.
+ * `got` says what the output covers: at scale 1 exactly the clipped `want`;
+ * at a larger scale, `want` widened outwards to multiples of the scale. The
+ * pixels inside `want` at scale 1 equal those of aug_decode() exactly. */
+aug_status aug_decode_region(const void *buf, size_t len, const char *name,
+			     const aug_decode_options *opts, aug_rect want, int scale,
+			     aug_image **out, aug_region *got);
+
+/* Encoder options. Start from aug_encode_options_init(). */
+typedef struct aug_encode_options {
+	aug_format format;    /* AUG_FORMAT_UNKNOWN: from the path's extension */
+	int quality;          /* 90: JPEG quality 1..100 */
+	bool chroma_444;      /* false: JPEG colour is subsampled 4:2:0 */
+	int png_level;        /* 6: zlib compression level 0..9 */
+} aug_encode_options;
+
+void aug_encode_options_init(aug_encode_options *opts);
+
+/* Encode an image into a new buffer (free with aug_free()). The format must
+ * be set in opts. */
+aug_status aug_encode(const aug_image *img, const aug_encode_options *opts,
+		      uint8_t **out, size_t *len);
+
+/* Encode an image to a file, atomically (temporary name in the same folder,
+ * then rename). The format comes from opts, or from the extension. */
+aug_status aug_encode_file(const aug_image *img, const char *path, const aug_encode_options *opts);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* AUGMENT_CODEC_H */

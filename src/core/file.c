@@ -1,0 +1,133 @@
+/* Whole-file reads with a size limit, and atomic writes. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define DEFAULT_MAX_FILE ((size_t)1 << 30)
+
+aug_status aug_file_read(const char *path, size_t max_bytes, uint8_t **out, size_t *len)
+{
+	struct stat sb;
+	uint8_t *buf = NULL;
+	size_t size, got = 0;
+	aug_status st = AUG_OK;
+	int fd;
+
+	*out = NULL;
+	*len = 0;
+	if (max_bytes == 0)
+		max_bytes = DEFAULT_MAX_FILE;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return aug__fail(AUG_EIO, __func__, "%s: %s", path, strerror(errno));
+	if (fstat(fd, &sb) != 0) {
+		st = aug__fail(AUG_EIO, __func__, "%s: %s", path, strerror(errno));
+		goto out_close;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		st = aug__fail(AUG_EIO, __func__, "%s: not a regular file", path);
+		goto out_close;
+	}
+	if ((uint64_t)sb.st_size > max_bytes) {
+		st = aug__fail(AUG_ELIMIT, __func__, "%s: %lld bytes, over the limit of %zu",
+			       path, (long long)sb.st_size, max_bytes);
+		goto out_close;
+	}
+	size = (size_t)sb.st_size;
+	/* One spare byte so a file that grew since fstat is noticed, not cut. */
+	buf = malloc(size + 1);
+	if (!buf) {
+		st = aug__fail(AUG_ENOMEM, __func__, "%s: no memory for %zu bytes", path, size);
+		goto out_close;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf + got, size + 1 - got);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			st = aug__fail(AUG_EIO, __func__, "%s: %s", path, strerror(errno));
+			goto out_free;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+		if (got > size) {
+			st = aug__fail(AUG_EIO, __func__, "%s: the file grew while being read", path);
+			goto out_free;
+		}
+	}
+	/* A file that shrank while being read is simply shorter: decoders report
+	 * the truncation with its own message. */
+	*out = buf;
+	*len = got;
+	close(fd);
+	return AUG_OK;
+
+out_free:
+	free(buf);
+out_close:
+	close(fd);
+	return st;
+}
+
+static aug_status write_all(int fd, const char *path, const uint8_t *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return aug__fail(AUG_EIO, "aug_file_write_atomic", "%s: %s", path, strerror(errno));
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return AUG_OK;
+}
+
+aug_status aug_file_write_atomic(const char *path, const void *buf, size_t len)
+{
+	size_t plen = strlen(path);
+	char *tmp;
+	aug_status st;
+	int fd;
+
+	/* No fsync: the rename makes the write atomic against a killed process,
+	 * which is what resuming relies on; an fsync per image would cost more
+	 * than the augmentation itself. Power loss is the filesystem's business.
+	 *
+	 * "<path>.tmp.XXXXXX": same folder, so rename() is atomic; unique, so
+	 * two writers never share a temporary. Names ending ".tmp.*" are what an
+	 * interrupted run can leave; `augment run` removes them on restart. */
+	tmp = malloc(plen + 12);
+	if (!tmp)
+		return aug__fail(AUG_ENOMEM, __func__, "%s: no memory", path);
+	memcpy(tmp, path, plen);
+	memcpy(tmp + plen, ".tmp.XXXXXX", 12);
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		st = aug__fail(AUG_EIO, __func__, "%s: cannot create a temporary file: %s", path, strerror(errno));
+		free(tmp);
+		return st;
+	}
+	st = write_all(fd, path, buf, len);
+	/* mkstemp makes 0600 files; images are meant to be read by others. */
+	if (!st && fchmod(fd, 0644) != 0)
+		st = aug__fail(AUG_EIO, __func__, "%s: %s", path, strerror(errno));
+	if (close(fd) != 0 && !st)
+		st = aug__fail(AUG_EIO, __func__, "%s: %s", path, strerror(errno));
+	if (!st && rename(tmp, path) != 0)
+		st = aug__fail(AUG_EIO, __func__, "%s: %s", path, strerror(errno));
+	if (st)
+		unlink(tmp);
+	free(tmp);
+	return st;
+}

@@ -1,0 +1,56 @@
+/* Internals shared by the library's folders; not installed. Names are aug__*. */
+#ifndef AUG_CORE_INTERNAL_H
+#define AUG_CORE_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "augment/core.h"
+
+#if defined(__GNUC__)
+#define AUG__PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define AUG__PRINTF(f, a)
+#endif
+
+/* Record a failure for aug_error_message() as "func(): <formatted>" and
+ * return `status`, so callers can write `return aug__fail(...)`. */
+aug_status aug__fail(aug_status status, const char *func, const char *fmt, ...) AUG__PRINTF(3, 4);
+aug_status aug__vfail(aug_status status, const char *func, const char *fmt, va_list ap);
+
+/* Record a recoverable warning for aug_warning_message(). */
+void aug__warn(const char *func, const char *fmt, ...) AUG__PRINTF(2, 3);
+
+/* Overflow-checked size arithmetic: true and *out set when the result fits. */
+static inline bool aug__mul(size_t a, size_t b, size_t *out)
+{
+	return !__builtin_mul_overflow(a, b, out);
+}
+
+static inline bool aug__add(size_t a, size_t b, size_t *out)
+{
+	return !__builtin_add_overflow(a, b, out);
+}
+
+/* a * b * c, checked. */
+static inline bool aug__mul3(size_t a, size_t b, size_t c, size_t *out)
+{
+	size_t t;
+
+	return aug__mul(a, b, &t) && aug__mul(t, c, out);
+}
+
+/* Allocate an image of the given size whose pixel count the caller has
+ * already checked against its own limit (decoders use this with the limit
+ * the user set). Same contract as aug_image_new() otherwise. */
+aug_status aug__image_alloc(aug_image **out, int width, int height, int channels, uint64_t max_pixels);
+
+/* The name to put in messages for an optional file name. */
+static inline const char *aug__name(const char *name)
+{
+	return name ? name : "<memory>";
+}
+
+#endif /* AUG_CORE_INTERNAL_H */
