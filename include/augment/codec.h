@@ -119,6 +119,24 @@ aug_status aug_decode_region(const void *buf, size_t len, const char *name,
 			     const aug_decode_options *opts, aug_rect want, int scale,
 			     aug_image **out, aug_region *got);
 
+/* A reusable decoder: the per-thread state of decoding (libjpeg and libpng
+ * contexts, row buffers, the output pixels), kept and grown to the largest
+ * image seen, so that decoding many images in a loop allocates nothing of
+ * ours in steady state. One per thread; not safe to share. */
+typedef struct aug_decoder aug_decoder;
+
+aug_status aug_decoder_new(aug_decoder **out);
+
+/* Accepts NULL. */
+void aug_decoder_free(aug_decoder *dec);
+
+/* As aug_decode_region(), but the output image belongs to the decoder and
+ * stays valid until the next call on `dec` or aug_decoder_free(). */
+aug_status aug_decoder_decode_region(aug_decoder *dec, const void *buf, size_t len,
+				     const char *name, const aug_decode_options *opts,
+				     aug_rect want, int scale,
+				     const aug_image **out, aug_region *got);
+
 /* Encoder options. Start from aug_encode_options_init(). */
 typedef struct aug_encode_options {
 	aug_format format;    /* AUG_FORMAT_UNKNOWN: from the path's extension */
