@@ -9,5 +9,6 @@
 #include "augment/core.h"
 #include "augment/codec.h"
 #include "augment/data.h"
+#include "augment/pipeline.h"
 
 #endif /* AUGMENT_H */

@@ -1,0 +1,269 @@
+/* What the files of src/augment/ share: the parsed stages, the drawn
+ * parameters of a sample, and the pixel operations both paths use. */
+#ifndef AUG_AUGMENT_INTERNAL_H
+#define AUG_AUGMENT_INTERNAL_H
+
+#include "augment/pipeline.h"
+#include "core/internal.h"
+
+#define AUG__MAX_HOLES 32
+
+enum stage_kind {
+	ST_HFLIP,
+	ST_VFLIP,
+	ST_CROP,
+	ST_CENTER_CROP,
+	ST_RANDOM_RESIZED_CROP,
+	ST_RESIZE,
+	ST_CUTOUT,
+	ST_COLOR_JITTER,
+	ST_HSL_JITTER,
+	ST_GRAYSCALE,
+	ST_NORMALIZE,
+	ST_COUNT
+};
+
+enum fill_mode {
+	FILL_CONSTANT, /* rgb below */
+	FILL_EDGE,     /* replicate the nearest edge pixel */
+	FILL_REFLECT,  /* mirror without repeating the edge (numpy "reflect") */
+	FILL_MEAN,     /* the image's mean colour (cutout) */
+	FILL_RANDOM    /* uniform random values per pixel (cutout) */
+};
+
+struct fill {
+	enum fill_mode mode;
+	uint8_t rgb[3];
+};
+
+enum filter {
+	FILTER_BILINEAR,
+	FILTER_AREA,
+	FILTER_NEAREST
+};
+
+enum resize_mode {
+	RESIZE_SIZE,
+	RESIZE_SHORT,
+	RESIZE_LONG
+};
+
+/* One parsed stage: its kind, its probability and its parameters (only
+ * those of its kind are meaningful). */
+#define AUG__MAX_PARAMS 8
+#define AUG__VALUE_LEN 64
+
+struct stage {
+	enum stage_kind kind;
+	double p;
+	int line;
+	int col;
+	/* The text of every parameter as given or defaulted, in catalogue
+	 * order ("" when absent and without default): aug_pipeline_describe()
+	 * writes these back. */
+	char text[AUG__MAX_PARAMS][AUG__VALUE_LEN];
+	/* sizes: crop, center_crop, random_resized_crop, resize size= */
+	int width;
+	int height;
+	/* crop */
+	int pad;
+	struct fill fill;
+	/* random_resized_crop; cutout's erasing form */
+	double scale[2];
+	double ratio[2];
+	/* resize */
+	enum resize_mode resize_mode;
+	int side;
+	enum filter filter;
+	/* cutout */
+	int holes;
+	int hole_w;
+	int hole_h;
+	bool inside;
+	bool erasing;
+	/* color_jitter */
+	double brightness;
+	double contrast;
+	double saturation;
+	double hue;
+	bool random_order;
+	/* hsl_jitter */
+	double hue_deg;
+	double sat_range;
+	double light_range;
+	/* grayscale */
+	int gray_channels;
+	/* normalize */
+	float mean[3];
+	float std[3];
+};
+
+struct aug_pipeline {
+	int count;
+	struct stage stages[AUG_MAX_STAGES];
+};
+
+struct hole {
+	int x;
+	int y;
+	int w;
+	int h;
+};
+
+/* What one stage drew for one image. */
+struct draw {
+	bool applied;
+	int in_w, in_h, in_c;   /* the image the stage received */
+	int out_w, out_h, out_c; /* the image it passed on */
+	/* geometric stages: the box of the input that becomes the output
+	 * (before any resize), in input pixels; it may reach outside the input
+	 * (padding). */
+	int bx, by, bw, bh;
+	/* cutout */
+	int nholes;
+	struct hole holes[AUG__MAX_HOLES];
+	/* color_jitter: factors and the order of the four operations
+	 * (0 brightness, 1 contrast, 2 saturation, 3 hue) */
+	double f_bright, f_contrast, f_sat, f_hue;
+	int order[4];
+	/* hsl_jitter */
+	double hsl_hue, hsl_sat, hsl_light;
+};
+
+struct aug_sample {
+	aug_key key;
+	int in_w, in_h, in_c;
+	int out_w, out_h, out_c;
+	int count;
+	enum stage_kind kinds[AUG_MAX_STAGES];
+	struct draw draws[AUG_MAX_STAGES];
+};
+
+/* Round half to even, as Python's round() does (torchvision's centre crop
+ * and random_resized_crop use it). */
+double aug__round_even(double x);
+
+const char *aug__stage_name(enum stage_kind kind);
+
+/* ---- Pixel operations shared by the two paths --------------------------- */
+
+/* Apply a colour stage's drawn parameters to an image in place. */
+void aug__color_jitter_apply(aug_image *img, const struct draw *d);
+void aug__hsl_jitter_apply(aug_image *img, const struct draw *d);
+
+/* Cutout: fill each hole (clipped to the image). `rng` seeds random fills. */
+void aug__cutout_apply(aug_image *img, const struct stage *st, const struct draw *d, aug_key key, int stage_index);
+
+/* Luma of an RGB pixel, ITU-R BT.601, as torchvision's rgb_to_grayscale. */
+static inline double aug__luma(double r, double g, double b)
+{
+	return 0.299 * r + 0.587 * g + 0.114 * b;
+}
+
+/* Grey image (1 channel, or replicated into 3) from src. */
+aug_status aug__grayscale(const aug_image *src, int channels, aug_image **out);
+
+/* RGB <-> HSL, all components in [0, 1]; HSV for color_jitter's hue. */
+void aug__rgb_to_hsl(double r, double g, double b, double *h, double *s, double *l);
+void aug__hsl_to_rgb(double h, double s, double l, double *r, double *g, double *b);
+void aug__rgb_to_hsv(double r, double g, double b, double *h, double *s, double *v);
+void aug__hsv_to_rgb(double h, double s, double v, double *r, double *g, double *b);
+
+/* The reference resize: src resized to w x h with the given filter
+ * (antialiased when shrinking, see resize.c). */
+aug_status aug__resize_reference(const aug_image *src, int w, int h, enum filter filter, aug_image **out);
+
+/* The reference flip, left-right or top-bottom. */
+aug_status aug__flip_reference(const aug_image *src, bool horizontal, aug_image **out);
+
+/* The reference crop: the box (x, y, w, h) of src, padded with `fill` where
+ * it reaches outside. */
+aug_status aug__crop_reference(const aug_image *src, int x, int y, int w, int h, const struct fill *fill,
+			       aug_image **out);
+
+/* Store an image as float32 CHW: v/255, or (v/255 - mean)/std when the
+ * pipeline ends with normalize (a grey image takes the first mean and std). */
+void aug__store_f32(const aug_image *img, const aug_pipeline *p, float *dst);
+
+#endif
+
+/* ---- The planned path --------------------------------------------------- */
+
+/* One axis of a plan: output pixel i (centre i + 0.5) comes from source
+ * coordinate a * (i + 0.5) + b. */
+struct axis_plan {
+	double a;
+	double b;
+	int n_out;
+	bool resampled;   /* a resize happened: taps use the filter */
+	double ext_lo;    /* the resize's input, in source coordinates: taps */
+	double ext_hi;    /* outside it are dropped (weights renormalised) */
+	double win_lo;    /* source pixels outside [win_lo, win_hi) are padding */
+	double win_hi;    /* (a crop reached past the image before any resize) */
+	int frame_lo;     /* output pixels outside [frame_lo, frame_hi) are */
+	int frame_hi;     /* padding added after the last resize */
+};
+
+struct post_op {
+	int stage;        /* index in the pipeline */
+	struct draw draw; /* holes mapped into output coordinates */
+};
+
+struct plan {
+	struct axis_plan x;
+	struct axis_plan y;
+	enum filter filter;
+	uint8_t fill_before[3]; /* source pixels that do not exist (padding before any resize) */
+	uint8_t fill_after[3];  /* output pixels outside the frame */
+	bool fallback;          /* the plan cannot express this sample: use the reference path */
+	int in_w, in_h, in_c;
+	int out_w, out_h;
+	int npost;
+	struct post_op post[AUG_MAX_STAGES];
+};
+
+/* Compose the sample's geometry into a plan. */
+void aug__plan_build(const aug_pipeline *p, const aug_sample *s, struct plan *pl);
+
+/* Per-axis resampling taps for a source grid. Output i takes source pixels
+ * first[i] .. first[i] + count[i] - 1 with weights w[i * max_taps + t], plus
+ * wfill[i] times the fill value; fill_all[i] marks pixels wholly padding. */
+struct taps {
+	int n;
+	int max_taps;
+	int *first;
+	int *count;
+	float *w;
+	float *wfill;
+	uint8_t *fill_all;
+	size_t cap_n;
+	size_t cap_w;
+};
+
+/* The source grid the taps index: `n` pixels, where pixel k covers source
+ * coordinates [origin + k * scale, origin + (k + 1) * scale), within an image
+ * of `image_n` full-size pixels. */
+struct grid {
+	int n;
+	double origin;
+	int scale;
+	int image_n;
+};
+
+aug_status aug__taps_build(struct taps *t, const struct axis_plan *ax, enum filter f, const struct grid *g);
+void aug__taps_free(struct taps *t);
+
+/* The range of full-size source pixels the taps of an axis touch, or false
+ * when none (the output is all padding). */
+bool aug__plan_source_range(const struct axis_plan *ax, enum filter f, int image_n, int *lo, int *hi);
+
+/* Resample `src` into `dst` (out_w x out_h, src's channels) with the taps. */
+void aug__resample(const aug_image *src, aug_image *dst, const struct taps *tx, const struct taps *ty,
+		   const uint8_t fill_before[3], const uint8_t fill_after[3], float *scratch);
+
+/* Floats of scratch aug__resample() needs. */
+size_t aug__resample_scratch(const aug_image *src, const struct taps *tx, const struct taps *ty);
+
+/* Apply the post-geometry operations of a plan to the output image; may
+ * replace *img (grayscale changes the channel count). */
+aug_status aug__plan_post(const aug_pipeline *p, const struct plan *pl, aug_key key, aug_image **img);
