@@ -96,12 +96,25 @@ typedef struct aug_rect {
 /* What a region decode produced: the rectangle of the full-size, oriented
  * image that the output covers, and the scale it was decoded at. Output
  * pixel (i, j) stands for the scale x scale block of full-size pixels whose
- * top-left corner is (rect.x + i*scale, rect.y + j*scale), clipped at the
- * image's right and bottom edges; the output is
- * ceil(rect.width/scale) x ceil(rect.height/scale). */
+ * top-left corner is (origin_x + i*scale, origin_y + j*scale), clipped to
+ * rect (and so to the image); the output is
+ * ceil((rect.x + rect.width - origin_x)/scale) x
+ * ceil((rect.y + rect.height - origin_y)/scale).
+ *
+ * origin is rect's top-left corner, so that the blocks start at rect.x and
+ * rect.y and only the last ones are cut short by the image's right and
+ * bottom edges, except in one case: the DCT scaling groups pixels into
+ * blocks counted from the stored image's top-left corner, so when EXIF
+ * orientation mirrors a displayed axis whose full-size length is not a
+ * multiple of scale, the blocks along it are counted from the displayed far
+ * edge. Then the first block is the one cut short, and origin lies 1 to
+ * scale-1 pixels before rect's corner (it may be negative). At scale 1
+ * origin always equals rect's corner. */
 typedef struct aug_region {
 	aug_rect rect;
 	int scale;
+	int origin_x;
+	int origin_y;
 } aug_region;
 
 /* Decode only the part of an image that a plan needs. `want` is in the
@@ -113,8 +126,11 @@ typedef struct aug_region {
  * outside it, and uses libjpeg-turbo's DCT scaling for 1/2, 1/4 and 1/8.
  * PNG decodes at scale 1 only and stops reading after the region's last row.
  * `got` says what the output covers: at scale 1 exactly the clipped `want`;
- * at a larger scale, `want` widened outwards to multiples of the scale. The
- * pixels inside `want` at scale 1 equal those of aug_decode() exactly. */
+ * at a larger scale, `want` widened outwards to the edges of the scale x
+ * scale blocks (multiples of the scale, but see aug_region.origin). The
+ * pixels inside `want` at scale 1 equal those of aug_decode() exactly.
+ * A `want` that lies wholly outside the image, or a scale other than 1, 2,
+ * 4 or 8, is AUG_EINVAL. */
 aug_status aug_decode_region(const void *buf, size_t len, const char *name,
 			     const aug_decode_options *opts, aug_rect want, int scale,
 			     aug_image **out, aug_region *got);
