@@ -37,6 +37,31 @@
 
 #define FIX "tests/fixtures/codec/"
 
+/* LeakSanitizer reports at process exit, after Criterion has counted the
+ * test, so a leak would not fail it: each test here ends with an explicit
+ * leak check instead (ASan builds only). */
+#if UNDER_ASAN
+#include <sanitizer/lsan_interface.h>
+static void leak_check(void)
+{
+	cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "memory leaked (see LeakSanitizer's report)");
+}
+#else
+static void leak_check(void)
+{
+}
+#endif
+
+/* A Criterion test whose body is followed by the leak check. */
+#define CTest(suite, name) \
+	static void suite##__##name(void); \
+	Test(suite, name, .timeout = 120) \
+	{ \
+		suite##__##name(); \
+		leak_check(); \
+	} \
+	static void suite##__##name(void)
+
 /* ---- helpers ---- */
 
 static uint8_t *load(const char *rel, size_t *len)
@@ -165,7 +190,7 @@ static const char *jpeg_kinds[] = { "b420", "b444", "b422", "prog", "prog444", "
 
 /* ---- formats ---- */
 
-Test(format, detected_by_magic_bytes_only)
+CTest(format, detected_by_magic_bytes_only)
 {
 	static const uint8_t png[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
 	static const uint8_t jpg[3] = { 0xff, 0xd8, 0xff };
@@ -181,7 +206,7 @@ Test(format, detected_by_magic_bytes_only)
 	cr_assert_str_eq(aug_format_name((aug_format)77), "unknown");
 }
 
-Test(format, from_path_is_for_encoders)
+CTest(format, from_path_is_for_encoders)
 {
 	cr_assert_eq(aug_format_from_path("a/b.png"), AUG_FORMAT_PNG);
 	cr_assert_eq(aug_format_from_path("B.PNG"), AUG_FORMAT_PNG);
@@ -193,7 +218,7 @@ Test(format, from_path_is_for_encoders)
 	cr_assert_eq(aug_format_from_path(NULL), AUG_FORMAT_UNKNOWN);
 }
 
-Test(format, a_png_named_jpg_decodes_as_png)
+CTest(format, a_png_named_jpg_decodes_as_png)
 {
 	size_t len;
 	uint8_t *b = load(FIX "rgb.png", &len);
@@ -207,7 +232,7 @@ Test(format, a_png_named_jpg_decodes_as_png)
 	free(b);
 }
 
-Test(options, defaults_are_as_documented)
+CTest(options, defaults_are_as_documented)
 {
 	aug_decode_options d;
 	aug_encode_options e;
@@ -264,7 +289,7 @@ static size_t make_tiff(uint8_t *t, bool big, int entries, unsigned type, unsign
 	return n;
 }
 
-Test(exif, orientation_in_both_byte_orders)
+CTest(exif, orientation_in_both_byte_orders)
 {
 	uint8_t t[256];
 
@@ -282,7 +307,7 @@ Test(exif, orientation_in_both_byte_orders)
 	}
 }
 
-Test(exif, every_truncation_and_bad_offset_is_safe)
+CTest(exif, every_truncation_and_bad_offset_is_safe)
 {
 	uint8_t t[256];
 	size_t n = make_tiff(t, true, 4, 3, 6);
@@ -341,7 +366,7 @@ static aug_header probe_fixture(const char *rel)
 	return h;
 }
 
-Test(probe, jpeg_fixtures)
+CTest(probe, jpeg_fixtures)
 {
 	aug_header h = probe_fixture(FIX "b420.jpg");
 
@@ -374,7 +399,7 @@ Test(probe, jpeg_fixtures)
 	cr_assert(h.width == 1000 && h.height == 872 && h.orientation == 1);
 }
 
-Test(probe, png_samples)
+CTest(probe, png_samples)
 {
 	aug_header h = probe_fixture("samples/edge/foo3x5x4indexed.png");
 
@@ -399,7 +424,7 @@ static size_t after_sos_header(const uint8_t *b, size_t len)
 	return 0;
 }
 
-Test(probe, reads_only_the_header)
+CTest(probe, reads_only_the_header)
 {
 	const char *rels[] = { FIX "b420.jpg", FIX "orient-6.jpg", FIX "cmyk.jpg",
 			       "samples/images/space/hubble_deep_field.jpg" };
@@ -443,7 +468,7 @@ Test(probe, reads_only_the_header)
 	free(dir);
 }
 
-Test(probe, file_with_large_segments_before_sof)
+CTest(probe, file_with_large_segments_before_sof)
 {
 	/* 300 KiB of APP2 segments before the SOF: aug_probe_file reads on
 	 * past its first block until it finds the frame header. */
@@ -476,7 +501,7 @@ Test(probe, file_with_large_segments_before_sof)
 	free(b);
 }
 
-Test(probe, errors_name_the_file)
+CTest(probe, errors_name_the_file)
 {
 	aug_header h;
 
@@ -494,7 +519,7 @@ Test(probe, errors_name_the_file)
 
 /* ---- JPEG against djpeg ---- */
 
-Test(jpeg, every_kind_equals_djpeg)
+CTest(jpeg, every_kind_equals_djpeg)
 {
 	for (size_t i = 0; i < sizeof(jpeg_kinds) / sizeof(jpeg_kinds[0]); i++) {
 		char rel[128], ref[128];
@@ -514,7 +539,7 @@ Test(jpeg, every_kind_equals_djpeg)
 	}
 }
 
-Test(jpeg, grey_and_channel_requests)
+CTest(jpeg, grey_and_channel_requests)
 {
 	aug_decode_options o;
 	aug_image *img, *want, *rgb;
@@ -558,7 +583,7 @@ Test(jpeg, grey_and_channel_requests)
 	aug_image_free(rgb);
 }
 
-Test(jpeg, cmyk_formula_is_round_c_times_k)
+CTest(jpeg, cmyk_formula_is_round_c_times_k)
 {
 	/* The formula in convert.c, pinned on every (C, K) pair against a
 	 * double-precision reference; djpeg's own output is checked above. */
@@ -577,7 +602,7 @@ Test(jpeg, cmyk_formula_is_round_c_times_k)
 	}
 }
 
-Test(jpeg, twelve_bit_is_unsupported)
+CTest(jpeg, twelve_bit_is_unsupported)
 {
 	size_t len;
 	uint8_t *b = load(FIX "p12.jpg", &len);
@@ -597,7 +622,7 @@ Test(jpeg, twelve_bit_is_unsupported)
 	free(b);
 }
 
-Test(jpeg, truncated_scan_decodes_with_a_warning)
+CTest(jpeg, truncated_scan_decodes_with_a_warning)
 {
 	size_t len;
 	uint8_t *b = load(FIX "trunc-scan.jpg", &len);
@@ -631,7 +656,7 @@ Test(jpeg, truncated_scan_decodes_with_a_warning)
 	free(b);
 }
 
-Test(jpeg, sample_truncated_inside_its_header)
+CTest(jpeg, sample_truncated_inside_its_header)
 {
 	/* samples/edge/truncated.jpg ends inside its DHT segment, before any
 	 * image data: libjpeg (and djpeg) give up after the premature-end
@@ -651,7 +676,7 @@ Test(jpeg, sample_truncated_inside_its_header)
 	assert_message_names(aug_error_message(), "truncated.jpg");
 }
 
-Test(jpeg, exif_orientation_applied_by_default)
+CTest(jpeg, exif_orientation_applied_by_default)
 {
 	aug_decode_options o;
 	aug_image *plain = load_pnm(FIX "orient-1.ppm");
@@ -677,7 +702,7 @@ Test(jpeg, exif_orientation_applied_by_default)
 	aug_image_free(plain);
 }
 
-Test(jpeg, orientation_both_byte_orders_on_grey)
+CTest(jpeg, orientation_both_byte_orders_on_grey)
 {
 	size_t len;
 	uint8_t *b = load(FIX "grey.jpg", &len);
@@ -718,7 +743,7 @@ Test(jpeg, orientation_both_byte_orders_on_grey)
 	free(b);
 }
 
-Test(jpeg, too_many_scans_is_a_limit)
+CTest(jpeg, too_many_scans_is_a_limit)
 {
 	/* A progressive file whose last scan is repeated 600 times: libjpeg
 	 * warns about the bogus progression but would go on; the decoder
@@ -776,7 +801,7 @@ static void decode_sample(const char *rel)
 	}
 }
 
-Test(samples, every_image_decodes_at_its_size)
+CTest(samples, every_image_decodes_at_its_size)
 {
 	const char *rels[] = {
 		"samples/images/animal/chelsea.png", "samples/images/object/coffee.png",
@@ -790,7 +815,7 @@ Test(samples, every_image_decodes_at_its_size)
 		decode_sample(rels[i]);
 }
 
-Test(samples, sample_jpegs_equal_djpeg)
+CTest(samples, sample_jpegs_equal_djpeg)
 {
 	/* Not committed references: djpeg is run here on the samples. */
 	const char *rels[] = { "samples/images/space/hubble_deep_field.jpg", "samples/images/space/rocket.jpg" };
@@ -837,7 +862,7 @@ static size_t png_data_end(const uint8_t *b, size_t len)
 	return end;
 }
 
-Test(bad, every_file_cut_at_ten_points, .timeout = 120)
+CTest(bad, every_file_cut_at_ten_points)
 {
 	const char *rels[] = {
 		"samples/images/animal/chelsea.png", "samples/images/space/rocket.jpg",
@@ -964,20 +989,20 @@ static void corrupt_many(const char *rel, int count, uint64_t seed)
 	free(b);
 }
 
-Test(bad, random_byte_corruptions_png, .timeout = 120)
+CTest(bad, random_byte_corruptions_png)
 {
 	corrupt_many(FIX "rgb.png", 1000, 11);
 	corrupt_many("samples/edge/foo3x5x4indexed.png", 300, 12);
 }
 
-Test(bad, random_byte_corruptions_jpeg, .timeout = 120)
+CTest(bad, random_byte_corruptions_jpeg)
 {
 	corrupt_many(FIX "b420.jpg", 1000, 21);
 	corrupt_many(FIX "prog.jpg", 300, 22);
 	corrupt_many(FIX "arith.jpg", 200, 23);
 }
 
-Test(bad, empty_and_text_files)
+CTest(bad, empty_and_text_files)
 {
 	char *dir = make_tmpdir();
 	char empty[4200], text[4200];
@@ -1036,7 +1061,7 @@ static uint8_t *jpeg_claiming(unsigned w, unsigned h, size_t *len)
 	return b;
 }
 
-Test(limits, huge_headers_stop_at_the_limit)
+CTest(limits, huge_headers_stop_at_the_limit)
 {
 	size_t plen, jlen;
 	uint8_t *p = png_claiming(100000, 100000, &plen);
@@ -1065,7 +1090,7 @@ Test(limits, huge_headers_stop_at_the_limit)
 	free(j);
 }
 
-Test(limits, max_pixels_is_inclusive)
+CTest(limits, max_pixels_is_inclusive)
 {
 	aug_decode_options o;
 	aug_image *img = NULL;
@@ -1135,7 +1160,7 @@ static int child_status(const uint8_t *buf, size_t len, uint64_t max_pixels)
 	return WEXITSTATUS(ws);
 }
 
-Test(limits, no_allocation_beyond_the_limit)
+CTest(limits, no_allocation_beyond_the_limit)
 {
 	size_t plen, jlen;
 	uint8_t *p, *j;
@@ -1155,7 +1180,7 @@ Test(limits, no_allocation_beyond_the_limit)
 
 /* ---- decoder reuse ---- */
 
-Test(decoder, reuse_across_formats_and_sizes)
+CTest(decoder, reuse_across_formats_and_sizes)
 {
 	const char *rels[] = {
 		"samples/images/space/hubble_deep_field.jpg", FIX "b420.jpg", "samples/images/animal/chelsea.png",
@@ -1227,7 +1252,7 @@ static void *thread_main(void *arg)
 	return NULL;
 }
 
-Test(decoder, one_per_thread)
+CTest(decoder, one_per_thread)
 {
 	const char *rels[] = { FIX "b420.jpg", FIX "prog.jpg", FIX "rgb.png", FIX "orient-5.jpg" };
 	pthread_t t[4];
@@ -1247,7 +1272,7 @@ Test(decoder, one_per_thread)
 	}
 }
 
-Test(decoder, bad_arguments)
+CTest(decoder, bad_arguments)
 {
 	aug_decoder *dec;
 	const aug_image *img;
@@ -1312,7 +1337,7 @@ static aug_image *libpng_read(const uint8_t *buf, size_t len, int channels)
 	return img;
 }
 
-Test(encode, png_round_trip_is_exact)
+CTest(encode, png_round_trip_is_exact)
 {
 	const int sizes[][2] = { { 1, 1 }, { 7, 3 }, { 33, 17 }, { 64, 1 }, { 1, 40 } };
 	aug_encode_options eo;
@@ -1375,7 +1400,7 @@ static double psnr(const aug_image *a, const aug_image *b, bool luma)
 	return se == 0 ? 99.0 : 10.0 * log10(255.0 * 255.0 * (double)n / se);
 }
 
-Test(encode, jpeg_quality_95_is_close, .timeout = 120)
+CTest(encode, jpeg_quality_95_is_close)
 {
 	const char *rels[] = {
 		"samples/images/animal/chelsea.png", "samples/images/object/coffee.png",
@@ -1424,7 +1449,7 @@ Test(encode, jpeg_quality_95_is_close, .timeout = 120)
 	}
 }
 
-Test(encode, jpeg_equals_cjpeg_with_the_same_settings)
+CTest(encode, jpeg_equals_cjpeg_with_the_same_settings)
 {
 	/* cjpeg -quality Q -optimize -sample HxV on the same pixels: the
 	 * encoder sets nothing else, so the files must match byte for byte. */
@@ -1480,7 +1505,7 @@ static int sof_sampling(const uint8_t *b, size_t len, int *out)
 	return 0;
 }
 
-Test(encode, jpeg_chroma_subsampling_is_in_the_sof)
+CTest(encode, jpeg_chroma_subsampling_is_in_the_sof)
 {
 	aug_image *src = decode_fixture(FIX "b444.jpg", NULL);
 	aug_image *g;
@@ -1518,7 +1543,7 @@ Test(encode, jpeg_chroma_subsampling_is_in_the_sof)
 	aug_image_free(src);
 }
 
-Test(encode, djpeg_reads_what_we_write)
+CTest(encode, djpeg_reads_what_we_write)
 {
 	aug_image *src = decode_fixture("samples/images/space/rocket.jpg", NULL), *ours, *theirs;
 	aug_encode_options eo;
@@ -1555,7 +1580,7 @@ static int count_files(const char *dir)
 	return n;
 }
 
-Test(encode, to_file_atomically_by_extension)
+CTest(encode, to_file_atomically_by_extension)
 {
 	aug_image *src = random_image(13, 9, 3, 0, 77), *back = NULL;
 	aug_encode_options eo;
@@ -1602,7 +1627,7 @@ Test(encode, to_file_atomically_by_extension)
 	free(dir);
 }
 
-Test(encode, bad_arguments)
+CTest(encode, bad_arguments)
 {
 	aug_image *src = random_image(8, 8, 3, 0, 5);
 	aug_encode_options eo;

@@ -25,7 +25,43 @@
 #include "codec/internal.h"
 #include "support.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifndef UNDER_ASAN
+#define UNDER_ASAN 0
+#endif
+
 #define FIX "tests/fixtures/codec/"
+
+/* LeakSanitizer reports at process exit, after Criterion has counted the
+ * test, so a leak would not fail it: each test here ends with an explicit
+ * leak check instead (ASan builds only). */
+#if UNDER_ASAN
+#include <sanitizer/lsan_interface.h>
+static void leak_check(void)
+{
+	cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "memory leaked (see LeakSanitizer's report)");
+}
+#else
+static void leak_check(void)
+{
+}
+#endif
+
+/* A Criterion test whose body is followed by the leak check. */
+#define CTest(suite, name) \
+	static void suite##__##name(void); \
+	Test(suite, name, .timeout = 120) \
+	{ \
+		suite##__##name(); \
+		leak_check(); \
+	} \
+	static void suite##__##name(void)
 
 /* ---- writing test PNGs with libpng ---- */
 
@@ -281,7 +317,7 @@ static const struct {
 	{ 3, 4 }, { 3, 8 }, { 4, 8 }, { 4, 16 }, { 6, 8 }, { 6, 16 },
 };
 
-Test(png, every_colour_type_and_depth)
+CTest(png, every_colour_type_and_depth)
 {
 	static const uint8_t white[3] = { 255, 255, 255 }, other[3] = { 10, 200, 77 };
 	int files = 0;
@@ -326,7 +362,7 @@ Test(png, every_colour_type_and_depth)
 	cr_assert_eq(files, 2 * (15 + 11));
 }
 
-Test(png, worked_values)
+CTest(png, worked_values)
 {
 	/* A few pixels worked out by hand, so that the formulas above are not
 	 * only checked against themselves. */
@@ -392,7 +428,7 @@ Test(png, worked_values)
 	gen_free(&g);
 }
 
-Test(png, luma_is_pils_and_bt601)
+CTest(png, luma_is_pils_and_bt601)
 {
 	/* PIL's convert("L") of a real PNG, committed by the fixture script. */
 	size_t len;
@@ -443,7 +479,7 @@ Test(png, luma_is_pils_and_bt601)
 	}
 }
 
-Test(png, exif_orientation_from_exif_chunk)
+CTest(png, exif_orientation_from_exif_chunk)
 {
 	for (int o = 1; o <= 8; o++) {
 		gen g;
@@ -511,7 +547,7 @@ static size_t find_chunk(const membuf *m, const char *type)
 	return 0;
 }
 
-Test(png, corrupt_data_is_an_error_with_libpngs_words)
+CTest(png, corrupt_data_is_an_error_with_libpngs_words)
 {
 	gen g = small_rgb();
 	size_t idat = find_chunk(&g.png, "IDAT");
@@ -526,7 +562,7 @@ Test(png, corrupt_data_is_an_error_with_libpngs_words)
 	gen_free(&g);
 }
 
-Test(png, damaged_ancillary_chunk_is_a_warning)
+CTest(png, damaged_ancillary_chunk_is_a_warning)
 {
 	/* A tEXt chunk with a wrong CRC after IHDR: libpng skips it with a
 	 * warning; strict mode fails on it. */
@@ -554,7 +590,7 @@ Test(png, damaged_ancillary_chunk_is_a_warning)
 	gen_free(&g);
 }
 
-Test(png, truncated_interlaced_and_missing_iend)
+CTest(png, truncated_interlaced_and_missing_iend)
 {
 	gen g;
 	aug_image *img = NULL;
@@ -632,7 +668,7 @@ static void read_palette(const char *rel, gen *g)
 	g->png.len = len;
 }
 
-Test(png, sample_palettes_by_formula)
+CTest(png, sample_palettes_by_formula)
 {
 	const char *rels[] = { "samples/edge/foo3x5x4indexed.png", "samples/edge/green_palette.png",
 			       "samples/edge/palette_color.png" };
