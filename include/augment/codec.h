@@ -78,7 +78,27 @@ aug_status aug_probe_file(const char *path, aug_header *hdr);
 
 /* Decode a whole image held in memory into a new 8-bit image with 1 or 3
  * channels (see aug_decode_options). `name` (may be NULL) is used only in
- * messages. Free the result with aug_image_free(). */
+ * messages. Free the result with aug_image_free().
+ *
+ * Pixels are taken as stored (PNG gamma, chromaticity and ICC chunks are
+ * ignored, as in PIL). Conversions, each rounded half up:
+ *   alpha (and tRNS) is composited onto opts->background at the source
+ *     precision: (c*a + bg*(M-a)) / M, M = 255 or 65535; grey output
+ *     composites onto the background's luma;
+ *   16-bit samples become v*255/65535 (after compositing);
+ *   RGB to grey is the BT.601 luma (19595 R + 38470 G + 7471 B + 32768) >> 16,
+ *     PIL's convert("L"); grey from a colour JPEG is its Y plane, as
+ *     djpeg -grayscale gives it;
+ *   grey to RGB replicates;
+ *   CMYK and YCCK JPEGs are Adobe (inverted) CMYK: R = C*K/255, likewise
+ *     G from M and B from Y, as djpeg converts them.
+ * Damage: a JPEG that libjpeg can decode despite missing or corrupt data
+ * (it fills what is missing with grey) gives AUG_OK and a warning in
+ * aug_warning_message(), or AUG_EWARNING with opts->strict; so does a PNG
+ * whose ancillary chunks are damaged. Data that ends before the last image
+ * row is AUG_ETRUNCATED for PNG (and for a JPEG cut inside its header);
+ * other damage is AUG_ECORRUPT, and a 12-bit, lossless or hierarchical JPEG
+ * is AUG_EUNSUPPORTED. Messages name the file and quote libpng or libjpeg. */
 aug_status aug_decode(const void *buf, size_t len, const char *name,
 		      const aug_decode_options *opts, aug_image **out);
 

@@ -202,10 +202,12 @@ static aug_status decode(aug_decoder *dec, const void *buf, size_t len, const ch
 	} else {
 		int w = o.transpose ? plan.oh : plan.ow;
 		int h = o.transpose ? plan.ow : plan.oh;
-		size_t stride = (size_t)w * (size_t)plan.channels;
+		size_t stride = (size_t)w * (size_t)plan.channels, need;
 
 		/* Bounded by the pixel limit, checked above. */
-		st = aug__buf_reserve(&dec->out, stride * (size_t)h, &ctx);
+		if (!aug__mul(stride, (size_t)h, &need))
+			return aug__fail(AUG_ELIMIT, func, "%s: %dx%d overflows size_t", ctx.name, w, h);
+		st = aug__buf_reserve(&dec->out, need, &ctx);
 		if (st)
 			return st;
 		aug__orient_apply(o, dec->scratch.p + placed.offset, placed.stride, plan.ow, plan.oh,
