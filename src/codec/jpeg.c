@@ -189,9 +189,11 @@ static void reserve(jerr *e, aug__buf *b, size_t n)
 }
 
 /* The columns to ask jpeg_crop_scanline() for: the region plus one pixel
- * each side where the image goes on, at least two iMCU columns wide (a
- * narrower crop leaves the upsampler fewer than two chroma samples, a case
- * libjpeg-turbo 2.1 does not handle specially). */
+ * each side where the image goes on, and at least two iMCU columns in all.
+ * A narrower crop can leave the fancy upsampler with fewer than two chroma
+ * samples a row, an edge case libjpeg-turbo only started to treat
+ * separately in 3.0 (it reinitialises the upsampler); two iMCUs keep 2.1
+ * away from it at the cost of decoding at most one iMCU more. */
 static void crop_request(j_decompress_ptr d, JDIMENSION x0, JDIMENSION x1,
 			 JDIMENSION *cx0, JDIMENSION *cw)
 {
