@@ -167,7 +167,9 @@ aug_status aug_decoder_new(aug_decoder **out);
 void aug_decoder_free(aug_decoder *dec);
 
 /* As aug_decode_region(), but the output image belongs to the decoder and
- * stays valid until the next call on `dec` or aug_decoder_free(). */
+ * stays valid until the next call on `dec` or aug_decoder_free(). Its
+ * stride may be wider than width * channels: a JPEG crop is decoded in
+ * place, margin columns and all, without a copy. */
 aug_status aug_decoder_decode_region(aug_decoder *dec, const void *buf, size_t len,
 				     const char *name, const aug_decode_options *opts,
 				     aug_rect want, int scale,
