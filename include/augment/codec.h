@@ -78,7 +78,27 @@ aug_status aug_probe_file(const char *path, aug_header *hdr);
 
 /* Decode a whole image held in memory into a new 8-bit image with 1 or 3
  * channels (see aug_decode_options). `name` (may be NULL) is used only in
- * messages. Free the result with aug_image_free(). */
+ * messages. Free the result with aug_image_free().
+ *
+ * Pixels are taken as stored (PNG gamma, chromaticity and ICC chunks are
+ * ignored, as in PIL). Conversions, each rounded half up:
+ *   alpha (and tRNS) is composited onto opts->background at the source
+ *     precision: (c*a + bg*(M-a)) / M, M = 255 or 65535; grey output
+ *     composites onto the background's luma;
+ *   16-bit samples become v*255/65535 (after compositing);
+ *   RGB to grey is the BT.601 luma (19595 R + 38470 G + 7471 B + 32768) >> 16,
+ *     PIL's convert("L"); grey from a colour JPEG is its Y plane, as
+ *     djpeg -grayscale gives it;
+ *   grey to RGB replicates;
+ *   CMYK and YCCK JPEGs are Adobe (inverted) CMYK: R = C*K/255, likewise
+ *     G from M and B from Y, as djpeg converts them.
+ * Damage: a JPEG that libjpeg can decode despite missing or corrupt data
+ * (it fills what is missing with grey) gives AUG_OK and a warning in
+ * aug_warning_message(), or AUG_EWARNING with opts->strict; so does a PNG
+ * whose ancillary chunks are damaged. Data that ends before the last image
+ * row is AUG_ETRUNCATED for PNG (and for a JPEG cut inside its header);
+ * other damage is AUG_ECORRUPT, and a 12-bit, lossless or hierarchical JPEG
+ * is AUG_EUNSUPPORTED. Messages name the file and quote libpng or libjpeg. */
 aug_status aug_decode(const void *buf, size_t len, const char *name,
 		      const aug_decode_options *opts, aug_image **out);
 
@@ -96,12 +116,25 @@ typedef struct aug_rect {
 /* What a region decode produced: the rectangle of the full-size, oriented
  * image that the output covers, and the scale it was decoded at. Output
  * pixel (i, j) stands for the scale x scale block of full-size pixels whose
- * top-left corner is (rect.x + i*scale, rect.y + j*scale), clipped at the
- * image's right and bottom edges; the output is
- * ceil(rect.width/scale) x ceil(rect.height/scale). */
+ * top-left corner is (origin_x + i*scale, origin_y + j*scale), clipped to
+ * rect (and so to the image); the output is
+ * ceil((rect.x + rect.width - origin_x)/scale) x
+ * ceil((rect.y + rect.height - origin_y)/scale).
+ *
+ * origin is rect's top-left corner, so that the blocks start at rect.x and
+ * rect.y and only the last ones are cut short by the image's right and
+ * bottom edges, except in one case: the DCT scaling groups pixels into
+ * blocks counted from the stored image's top-left corner, so when EXIF
+ * orientation mirrors a displayed axis whose full-size length is not a
+ * multiple of scale, the blocks along it are counted from the displayed far
+ * edge. Then the first block is the one cut short, and origin lies 1 to
+ * scale-1 pixels before rect's corner (it may be negative). At scale 1
+ * origin always equals rect's corner. */
 typedef struct aug_region {
 	aug_rect rect;
 	int scale;
+	int origin_x;
+	int origin_y;
 } aug_region;
 
 /* Decode only the part of an image that a plan needs. `want` is in the
@@ -113,8 +146,11 @@ typedef struct aug_region {
  * outside it, and uses libjpeg-turbo's DCT scaling for 1/2, 1/4 and 1/8.
  * PNG decodes at scale 1 only and stops reading after the region's last row.
  * `got` says what the output covers: at scale 1 exactly the clipped `want`;
- * at a larger scale, `want` widened outwards to multiples of the scale. The
- * pixels inside `want` at scale 1 equal those of aug_decode() exactly. */
+ * at a larger scale, `want` widened outwards to the edges of the scale x
+ * scale blocks (multiples of the scale, but see aug_region.origin). The
+ * pixels inside `want` at scale 1 equal those of aug_decode() exactly.
+ * A `want` that lies wholly outside the image, or a scale other than 1, 2,
+ * 4 or 8, is AUG_EINVAL. */
 aug_status aug_decode_region(const void *buf, size_t len, const char *name,
 			     const aug_decode_options *opts, aug_rect want, int scale,
 			     aug_image **out, aug_region *got);
@@ -131,7 +167,9 @@ aug_status aug_decoder_new(aug_decoder **out);
 void aug_decoder_free(aug_decoder *dec);
 
 /* As aug_decode_region(), but the output image belongs to the decoder and
- * stays valid until the next call on `dec` or aug_decoder_free(). */
+ * stays valid until the next call on `dec` or aug_decoder_free(). Its
+ * stride may be wider than width * channels: a JPEG crop is decoded in
+ * place, margin columns and all, without a copy. */
 aug_status aug_decoder_decode_region(aug_decoder *dec, const void *buf, size_t len,
 				     const char *name, const aug_decode_options *opts,
 				     aug_rect want, int scale,
