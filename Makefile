@@ -9,7 +9,7 @@ DEMO_OUT ?= demo-out
 # Warnings are errors in every build these targets make (CI runs `make test`).
 MESON_COMMON = -Dwerror=true
 
-.PHONY: all deps build asan demo test bench clean
+.PHONY: all deps build asan demo test bench docs clean
 
 all: build
 
@@ -29,12 +29,35 @@ asan: deps
 
 test: build asan
 	@ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
+	 LSAN_OPTIONS=suppressions=$(CURDIR)/scripts/lsan.supp \
 	 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	 scripts/run-tests $(BUILD) $(ASAN)
 
+# The main job on the bundled samples: describe the data set, write 4
+# augmented copies of every image, and draw what the pipeline does.
 demo: build
 	@echo "== augment info samples/images"
 	@$(AUGMENT) info samples/images
+	@echo
+	@echo "== augment run samples/images -o $(DEMO_OUT)/images -p samples/pipelines/photos.aug --copies 4"
+	@$(AUGMENT) run samples/images -o $(DEMO_OUT)/images -p samples/pipelines/photos.aug \
+		--copies 4 --seed 1 --log-params $(DEMO_OUT)/params.jsonl
+	@echo
+	@echo "== augment grid samples/images -p samples/pipelines/imagenet.aug -o $(DEMO_OUT)/grid.png"
+	@$(AUGMENT) grid samples/images -p samples/pipelines/imagenet.aug -o $(DEMO_OUT)/grid.png --samples 5 --cell 128x128
+	@$(AUGMENT) grid samples/images/animal samples/images/space/rocket.jpg -p samples/pipelines/showcase.aug \
+		-o $(DEMO_OUT)/stages.png --per-stage --cell 112x112
+	@echo
+	@echo "demo: augmented images in $(DEMO_OUT)/images/, drawn parameters in $(DEMO_OUT)/params.jsonl,"
+	@echo "      sample grid in $(DEMO_OUT)/grid.png, one column per stage in $(DEMO_OUT)/stages.png"
+
+# The pictures in the README, and its stage reference.
+docs: build
+	$(AUGMENT) grid samples/images/animal samples/images/people samples/images/space/rocket.jpg \
+		-p samples/pipelines/imagenet.aug -o docs/grid.png --samples 5 --cell 112x112
+	$(AUGMENT) grid samples/images/animal samples/images/space/rocket.jpg -p samples/pipelines/showcase.aug \
+		-o docs/stages.png --per-stage --cell 96x96
+	scripts/update-readme $(AUGMENT)
 
 clean:
 	rm -rf $(BUILD) $(ASAN) $(DEMO_OUT)

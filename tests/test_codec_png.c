@@ -25,43 +25,7 @@
 #include "codec/internal.h"
 #include "support.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-#ifndef UNDER_ASAN
-#define UNDER_ASAN 0
-#endif
-
 #define FIX "tests/fixtures/codec/"
-
-/* LeakSanitizer reports at process exit, after Criterion has counted the
- * test, so a leak would not fail it: each test here ends with an explicit
- * leak check instead (ASan builds only). */
-#if UNDER_ASAN
-#include <sanitizer/lsan_interface.h>
-static void leak_check(void)
-{
-	cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "memory leaked (see LeakSanitizer's report)");
-}
-#else
-static void leak_check(void)
-{
-}
-#endif
-
-/* A Criterion test whose body is followed by the leak check. */
-#define CTest(suite, name) \
-	static void suite##__##name(void); \
-	Test(suite, name, .timeout = 120) \
-	{ \
-		suite##__##name(); \
-		leak_check(); \
-	} \
-	static void suite##__##name(void)
 
 /* ---- writing test PNGs with libpng ---- */
 

@@ -12,7 +12,7 @@
 #include "core/internal.h"
 #include "support.h"
 
-Test(status, ok_is_zero_and_every_code_has_text)
+CTest(status, ok_is_zero_and_every_code_has_text)
 {
 	cr_assert_eq(AUG_OK, 0);
 	cr_assert_str_eq(aug_strerror(AUG_OK), "success");
@@ -24,7 +24,7 @@ Test(status, ok_is_zero_and_every_code_has_text)
 	cr_assert_str_eq(aug_strerror((aug_status)-1), "unknown status");
 }
 
-Test(status, message_names_function_and_cause)
+CTest(status, message_names_function_and_cause)
 {
 	aug_status st = aug__fail(AUG_ECORRUPT, "aug_decode", "%s: bad CRC in chunk %s", "cat.png", "IDAT");
 
@@ -32,7 +32,7 @@ Test(status, message_names_function_and_cause)
 	cr_assert_str_eq(aug_error_message(), "aug_decode(): cat.png: bad CRC in chunk IDAT");
 }
 
-Test(status, long_messages_are_cut_not_overrun)
+CTest(status, long_messages_are_cut_not_overrun)
 {
 	char big[4000];
 
@@ -50,7 +50,7 @@ static void *other_thread(void *arg)
 	return strdup(aug_error_message());
 }
 
-Test(status, messages_are_per_thread)
+CTest(status, messages_are_per_thread)
 {
 	pthread_t t;
 	char *theirs;
@@ -63,7 +63,7 @@ Test(status, messages_are_per_thread)
 	free(theirs);
 }
 
-Test(status, warnings_are_kept_apart_and_cleared)
+CTest(status, warnings_are_kept_apart_and_cleared)
 {
 	aug_warning_clear();
 	cr_assert_str_eq(aug_warning_message(), "");
@@ -73,7 +73,7 @@ Test(status, warnings_are_kept_apart_and_cleared)
 	cr_assert_str_eq(aug_warning_message(), "");
 }
 
-Test(version, matches_macros)
+CTest(version, matches_macros)
 {
 	char want[32];
 
@@ -81,7 +81,7 @@ Test(version, matches_macros)
 	cr_assert_str_eq(aug_version(), want);
 }
 
-Test(image, new_is_zeroed_and_packed)
+CTest(image, new_is_zeroed_and_packed)
 {
 	aug_image *img = NULL;
 
@@ -93,7 +93,7 @@ Test(image, new_is_zeroed_and_packed)
 	aug_image_free(img);
 }
 
-Test(image, rejects_bad_sizes_and_channels)
+CTest(image, rejects_bad_sizes_and_channels)
 {
 	aug_image *img = (aug_image *)1;
 
@@ -105,7 +105,7 @@ Test(image, rejects_bad_sizes_and_channels)
 	cr_assert(strstr(aug_error_message(), "4 channels"));
 }
 
-Test(image, limit_is_checked_before_allocating)
+CTest(image, limit_is_checked_before_allocating)
 {
 	aug_image *img = NULL;
 
@@ -119,7 +119,7 @@ Test(image, limit_is_checked_before_allocating)
 	cr_assert_eq(aug__image_alloc(&img, 10, 11, 1, 100), AUG_ELIMIT);
 }
 
-Test(image, copy_is_deep_and_repacks)
+CTest(image, copy_is_deep_and_repacks)
 {
 	aug_image src = { .width = 3, .height = 2, .channels = 1, .stride = 8 };
 	uint8_t px[16];
@@ -138,7 +138,7 @@ Test(image, copy_is_deep_and_repacks)
 	aug_image_free(NULL);
 }
 
-Test(checked_math, detects_overflow)
+CTest(checked_math, detects_overflow)
 {
 	size_t r;
 
@@ -151,7 +151,7 @@ Test(checked_math, detects_overflow)
 	cr_assert_eq(r, 105u);
 }
 
-Test(rng, draws_are_splitmix64)
+CTest(rng, draws_are_splitmix64)
 {
 	/* Key 0 gives SplitMix64 seeded with 0; these are the published first
 	 * outputs of Vigna's splitmix64.c (checked here with a Python port). */
@@ -163,7 +163,7 @@ Test(rng, draws_are_splitmix64)
 	cr_assert_eq(aug_rng_next(&r), 0xf88bb8a8724c81ecULL);
 }
 
-Test(rng, streams_depend_on_every_key_part_only)
+CTest(rng, streams_depend_on_every_key_part_only)
 {
 	aug_rng a = aug_rng_stream(42, 1, 7, 3);
 	aug_rng b = aug_rng_stream(42, 1, 7, 3);
@@ -181,7 +181,7 @@ Test(rng, streams_depend_on_every_key_part_only)
 	cr_assert_neq(aug_rng_next(&s1), aug_rng_next(&s2));
 }
 
-Test(rng, uniform_moments_and_range)
+CTest(rng, uniform_moments_and_range)
 {
 	aug_rng r = aug_rng_stream(1, 0, 0, 0);
 	const int n = 200000;
@@ -204,7 +204,7 @@ Test(rng, uniform_moments_and_range)
 	}
 }
 
-Test(rng, below_is_uniform_chi_square)
+CTest(rng, below_is_uniform_chi_square)
 {
 	aug_rng r = aug_rng_stream(9, 9, 9, 9);
 	enum { K = 7, N = 70000 };
@@ -225,7 +225,7 @@ Test(rng, below_is_uniform_chi_square)
 	cr_assert_eq(aug_rng_below(&r, 1), 0u);
 }
 
-Test(rng, bernoulli_rate)
+CTest(rng, bernoulli_rate)
 {
 	aug_rng r = aug_rng_stream(5, 0, 0, 0);
 	int hits = 0;
@@ -250,7 +250,7 @@ static int count_entries(const char *dir)
 	return n;
 }
 
-Test(file, atomic_write_then_read_back)
+CTest(file, atomic_write_then_read_back)
 {
 	char *dir = make_tmpdir();
 	char path[4200];
@@ -273,7 +273,7 @@ Test(file, atomic_write_then_read_back)
 	free(dir);
 }
 
-Test(file, read_errors_name_the_file)
+CTest(file, read_errors_name_the_file)
 {
 	char *dir = make_tmpdir();
 	char path[4200];
@@ -298,7 +298,7 @@ Test(file, read_errors_name_the_file)
 	free(dir);
 }
 
-Test(file, write_into_missing_folder_fails_cleanly)
+CTest(file, write_into_missing_folder_fails_cleanly)
 {
 	cr_assert_eq(aug_file_write_atomic("/nonexistent-augment-dir/x.png", "x", 1), AUG_EIO);
 	cr_assert(strstr(aug_error_message(), "/nonexistent-augment-dir/x.png"));

@@ -25,7 +25,7 @@ static void mkdirs(const char *dir, const char *rel)
 	cr_assert_eq(mkdir(p, 0755), 0, "mkdir %s", p);
 }
 
-Test(scan, imagefolder_order_and_labels)
+CTest(scan, imagefolder_order_and_labels)
 {
 	char *d = make_tmpdir();
 	aug_dataset *ds = NULL;
@@ -70,7 +70,7 @@ Test(scan, imagefolder_order_and_labels)
 	free(d);
 }
 
-Test(scan, root_files_only_when_asked)
+CTest(scan, root_files_only_when_asked)
 {
 	char *d = make_tmpdir();
 	aug_dataset_scan_options o;
@@ -90,7 +90,7 @@ Test(scan, root_files_only_when_asked)
 	free(d);
 }
 
-Test(scan, single_file_and_missing_root)
+CTest(scan, single_file_and_missing_root)
 {
 	aug_dataset *ds = NULL;
 
@@ -104,7 +104,7 @@ Test(scan, single_file_and_missing_root)
 	cr_assert(strstr(aug_error_message(), "/no/such/folder"));
 }
 
-Test(scan, symlink_loop_is_a_problem_not_a_hang)
+CTest(scan, symlink_loop_is_a_problem_not_a_hang)
 {
 	char *d = make_tmpdir();
 	char link[4300], target[4300];
@@ -124,7 +124,7 @@ Test(scan, symlink_loop_is_a_problem_not_a_hang)
 	free(d);
 }
 
-Test(scan, unreadable_folder_is_reported)
+CTest(scan, unreadable_folder_is_reported)
 {
 	char *d = make_tmpdir();
 	char p[4300];
@@ -153,7 +153,7 @@ Test(scan, unreadable_folder_is_reported)
 	free(d);
 }
 
-Test(scan, non_utf8_names_survive)
+CTest(scan, non_utf8_names_survive)
 {
 	char *d = make_tmpdir();
 	aug_dataset *ds = NULL;
@@ -168,7 +168,7 @@ Test(scan, non_utf8_names_survive)
 	free(d);
 }
 
-Test(scan, extension_rules)
+CTest(scan, extension_rules)
 {
 	cr_assert(aug_path_is_image("a.png"));
 	cr_assert(aug_path_is_image("A.JPEG"));

@@ -182,6 +182,12 @@ void aug_executor_free(aug_executor *ex);
 aug_status aug_executor_run(aug_executor *ex, const void *buf, size_t len, const char *name,
 			    aug_key key, const aug_image **out);
 
+/* Run the pipeline with a given sample instead of drawing one (a logged
+ * sample read back with aug_sample_from_json()): the same bytes as the run
+ * that logged it. */
+aug_status aug_executor_run_sample(aug_executor *ex, const void *buf, size_t len, const char *name,
+				   const aug_sample *sample, const aug_image **out);
+
 /* Run the pipeline into a float32 CHW slot of channels x height x width
  * (normalize fused when the pipeline ends with it; otherwise values are
  * v/255). The sample's output must have that size: pipelines fed to a batch

@@ -185,7 +185,6 @@ aug_status aug__crop_reference(const aug_image *src, int x, int y, int w, int h,
  * pipeline ends with normalize (a grey image takes the first mean and std). */
 void aug__store_f32(const aug_image *img, const aug_pipeline *p, float *dst);
 
-#endif
 
 /* ---- The planned path --------------------------------------------------- */
 
@@ -257,13 +256,18 @@ void aug__taps_free(struct taps *t);
  * when none (the output is all padding). */
 bool aug__plan_source_range(const struct axis_plan *ax, enum filter f, int image_n, int *lo, int *hi);
 
-/* Resample `src` into `dst` (out_w x out_h, src's channels) with the taps. */
-void aug__resample(const aug_image *src, aug_image *dst, const struct taps *tx, const struct taps *ty,
-		   const uint8_t fill_before[3], const uint8_t fill_after[3], float *scratch);
+/* An image as C planes of H x W floats on the 0..255 scale: the planned
+ * path's working form after resampling. `p` holds room for 3 planes. */
+struct fplanes {
+	int w, h, c;
+	float *p;
+};
 
-/* Floats of scratch aug__resample() needs. */
-size_t aug__resample_scratch(const aug_image *src, const struct taps *tx, const struct taps *ty);
+size_t aug__fplanes_scratch(const aug_image *src, const struct taps *tx, const struct taps *ty);
+void aug__resample_planes(const aug_image *src, struct fplanes *dst, const struct taps *tx, const struct taps *ty,
+			  const uint8_t fill_before[3], const uint8_t fill_after[3], float *scratch);
+void aug__planes_post(const aug_pipeline *p, const struct plan *pl, aug_key key, struct fplanes *im);
+void aug__planes_store_f32(const struct fplanes *im, const aug_pipeline *p, float *dst);
+void aug__planes_to_image(const struct fplanes *im, aug_image *out);
 
-/* Apply the post-geometry operations of a plan to the output image; may
- * replace *img (grayscale changes the channel count). */
-aug_status aug__plan_post(const aug_pipeline *p, const struct plan *pl, aug_key key, aug_image **img);
+#endif

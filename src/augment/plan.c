@@ -402,129 +402,12 @@ bool aug__plan_source_range(const struct axis_plan *ax, enum filter f, int image
 	return true;
 }
 
-/* ---- Resampling --------------------------------------------------------- */
-
-static void row_range(const struct taps *ty, int *rmin, int *rmax)
-{
-	*rmin = 1 << 30;
-	*rmax = -1;
-	for (int j = 0; j < ty->n; j++) {
-		if (!ty->count[j])
-			continue;
-		if (ty->first[j] < *rmin)
-			*rmin = ty->first[j];
-		if (ty->first[j] + ty->count[j] - 1 > *rmax)
-			*rmax = ty->first[j] + ty->count[j] - 1;
-	}
-}
-
-size_t aug__resample_scratch(const aug_image *src, const struct taps *tx, const struct taps *ty)
-{
-	int rmin, rmax;
-
-	row_range(ty, &rmin, &rmax);
-	if (rmax < rmin)
-		return 1;
-	return (size_t)(rmax - rmin + 1) * (size_t)tx->n * (size_t)src->channels;
-}
-
-void aug__resample(const aug_image *src, aug_image *dst, const struct taps *tx, const struct taps *ty,
-		   const uint8_t fill_before[3], const uint8_t fill_after[3], float *scratch)
-{
-	int c = src->channels, ow = tx->n, rmin, rmax;
-	uint8_t fb[3], fa[3];
-
-	/* A grey image takes the luma of a colour fill. */
-	if (c == 1) {
-		fb[0] = (uint8_t)lrint(aug__luma(fill_before[0], fill_before[1], fill_before[2]));
-		fa[0] = (uint8_t)lrint(aug__luma(fill_after[0], fill_after[1], fill_after[2]));
-	} else {
-		memcpy(fb, fill_before, 3);
-		memcpy(fa, fill_after, 3);
-	}
-	row_range(ty, &rmin, &rmax);
-	/* Horizontal pass over the source rows the vertical taps need. */
-	for (int r = rmin; r <= rmax; r++) {
-		const uint8_t *s = aug_image_row(src, r);
-		float *h = scratch + (size_t)(r - rmin) * (size_t)ow * (size_t)c;
-
-		for (int i = 0; i < ow; i++) {
-			const float *w = tx->w + (size_t)i * (size_t)tx->max_taps;
-			const uint8_t *sp = s + (size_t)tx->first[i] * (size_t)c;
-
-			for (int ch = 0; ch < c; ch++) {
-				float acc = tx->wfill[i] * fb[ch];
-
-				for (int t = 0; t < tx->count[i]; t++)
-					acc += w[t] * sp[(size_t)t * (size_t)c + (size_t)ch];
-				h[(size_t)i * (size_t)c + (size_t)ch] = acc;
-			}
-		}
-	}
-	/* Vertical pass into the output. */
-	for (int j = 0; j < dst->height; j++) {
-		uint8_t *d = aug_image_row(dst, j);
-		const float *w = ty->w + (size_t)j * (size_t)ty->max_taps;
-
-		for (int i = 0; i < ow; i++) {
-			for (int ch = 0; ch < c; ch++) {
-				float acc;
-
-				if (ty->fill_all[j] || tx->fill_all[i]) {
-					d[(size_t)i * (size_t)c + (size_t)ch] = fa[ch];
-					continue;
-				}
-				acc = ty->wfill[j] * fb[ch];
-				for (int t = 0; t < ty->count[j]; t++) {
-					int r = ty->first[j] + t - rmin;
-
-					acc += w[t] * scratch[((size_t)r * (size_t)ow + (size_t)i) * (size_t)c + (size_t)ch];
-				}
-				d[(size_t)i * (size_t)c + (size_t)ch] =
-					(uint8_t)(acc <= 0 ? 0 : acc >= 255 ? 255 : (int)(acc + 0.5f));
-			}
-		}
-	}
-}
-
-aug_status aug__plan_post(const aug_pipeline *p, const struct plan *pl, aug_key key, aug_image **img)
-{
-	for (int k = 0; k < pl->npost; k++) {
-		const struct post_op *op = &pl->post[k];
-		const struct stage *st = &p->stages[op->stage];
-
-		switch (st->kind) {
-		case ST_COLOR_JITTER:
-			aug__color_jitter_apply(*img, &op->draw);
-			break;
-		case ST_HSL_JITTER:
-			aug__hsl_jitter_apply(*img, &op->draw);
-			break;
-		case ST_CUTOUT:
-			aug__cutout_apply(*img, st, &op->draw, key, op->stage);
-			break;
-		case ST_GRAYSCALE: {
-			aug_image *g = NULL;
-			aug_status s = aug__grayscale(*img, op->draw.out_c, &g);
-
-			if (s)
-				return s;
-			aug_image_free(*img);
-			*img = g;
-			break;
-		}
-		default:
-			break;
-		}
-	}
-	return AUG_OK;
-}
-
 aug_status aug_planned_apply(const aug_pipeline *p, const aug_sample *s, const aug_image *src, aug_image **out)
 {
 	struct plan pl;
 	struct taps tx = { 0 }, ty = { 0 };
 	struct grid gx, gy;
+	struct fplanes im = { 0 };
 	aug_image *img = NULL;
 	float *scratch = NULL;
 	aug_status st;
@@ -540,24 +423,25 @@ aug_status aug_planned_apply(const aug_pipeline *p, const aug_sample *s, const a
 	st = aug__taps_build(&tx, &pl.x, pl.filter, &gx);
 	if (!st)
 		st = aug__taps_build(&ty, &pl.y, pl.filter, &gy);
-	if (!st)
-		st = aug__image_alloc(&img, pl.out_w, pl.out_h, src->channels, UINT64_MAX);
 	if (!st) {
-		scratch = malloc(aug__resample_scratch(src, &tx, &ty) * sizeof(float));
-		if (!scratch)
+		im.p = malloc((size_t)3 * (size_t)pl.out_w * (size_t)pl.out_h * sizeof(float));
+		scratch = malloc(aug__fplanes_scratch(src, &tx, &ty) * sizeof(float));
+		if (!im.p || !scratch)
 			st = aug__fail(AUG_ENOMEM, __func__, "no memory");
 	}
 	if (!st) {
-		aug__resample(src, img, &tx, &ty, pl.fill_before, pl.fill_after, scratch);
-		st = aug__plan_post(p, &pl, s->key, &img);
+		aug__resample_planes(src, &im, &tx, &ty, pl.fill_before, pl.fill_after, scratch);
+		aug__planes_post(p, &pl, s->key, &im);
+		st = aug__image_alloc(&img, im.w, im.h, im.c, UINT64_MAX);
 	}
+	if (!st)
+		aug__planes_to_image(&im, img);
+	free(im.p);
 	free(scratch);
 	aug__taps_free(&tx);
 	aug__taps_free(&ty);
-	if (st) {
-		aug_image_free(img);
+	if (st)
 		return st;
-	}
 	*out = img;
 	return AUG_OK;
 }

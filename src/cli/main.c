@@ -2,14 +2,57 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <augment.h>
+#include "cli.h"
+
+static const struct command *const commands[] = {
+	&cmd_info,
+	&cmd_convert,
+	&cmd_stages,
+	&cmd_run,
+	&cmd_grid,
+	&cmd_apply,
+	&cmd_bench,
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: augment <command> [options] [arguments]\n\n"
+		"Fast, reproducible image data augmentation.\n\ncommands:\n");
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+	fprintf(f, "\n'augment <command> --help' tells more. 'augment --version' prints the version.\n");
+}
 
 int main(int argc, char **argv)
 {
-	if (argc > 1 && strcmp(argv[1], "--version") == 0) {
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
 		printf("augment %s\n", aug_version());
 		return 0;
 	}
-	fprintf(stderr, "usage: augment <command> [options]\n");
-	return 2;
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		const struct command *c = commands[i];
+		int n;
+
+		if (strcmp(argv[1], c->name) != 0)
+			continue;
+		n = cli_parse(c, argc - 2, argv + 2);
+		if (n == -2)
+			return 0;
+		if (n < 0)
+			return EXIT_USAGE;
+		return c->run(n, argv + 2);
+	}
+	cli_error("unknown command '%s' (see augment --help)", argv[1]);
+	return EXIT_USAGE;
 }

@@ -1,0 +1,380 @@
+/* The augment command: each subcommand run as a user would, on real files. */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "augment.h"
+#include "support.h"
+
+static int cli(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Run `augment <args>` (a shell fragment), capturing stdout and stderr. */
+static int cli(char **out, const char *fmt, ...)
+{
+	char args[8192], cmd[9000];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof(cmd), "'%s' %s", AUG_CLI, args);
+	return run_capture(cmd, out);
+}
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int sh(const char *fmt, ...)
+{
+	char cmd[8192];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return run_capture(cmd, NULL);
+}
+
+/* Files under a folder, recursively, excluding nothing. */
+static int count_files(const char *dir)
+{
+	char cmd[8400], *out = NULL;
+	int n;
+
+	snprintf(cmd, sizeof(cmd), "find '%s' -type f | wc -l", dir);
+	run_capture(cmd, &out);
+	n = atoi(out);
+	free(out);
+	return n;
+}
+
+Test(cli, version_and_help)
+{
+	char *out = NULL;
+
+	cr_assert_eq(cli(&out, "--version"), 0);
+	cr_assert(strstr(out, AUG_VERSION_STRING));
+	free(out);
+	cr_assert_eq(cli(&out, "--help"), 0);
+	cr_assert(strstr(out, "run") && strstr(out, "grid") && strstr(out, "info") && strstr(out, "stages"));
+	free(out);
+	cr_assert_eq(cli(&out, "run --help"), 0);
+	cr_assert(strstr(out, "--copies") && strstr(out, "--shard") && strstr(out, "--log-params"));
+	free(out);
+	cr_assert_eq(cli(&out, "frobnicate"), 2);
+	cr_assert(strstr(out, "unknown command 'frobnicate'"));
+	free(out);
+	cr_assert_eq(cli(&out, "info --bogus x"), 2);
+	cr_assert(strstr(out, "unknown option '--bogus'"));
+	free(out);
+	cr_assert_eq(cli(&out, "%s", ""), 2);
+	free(out);
+}
+
+Test(cli, info_on_a_file_and_a_folder)
+{
+	char *out = NULL;
+
+	cr_assert_eq(cli(&out, "info '%s'", src_path("samples/images/space/rocket.jpg")), 0);
+	cr_assert(strstr(out, "jpeg, 640x427, 3 channels"), "%s", out);
+	free(out);
+	cr_assert_eq(cli(&out, "info '%s'", src_path("samples/images")), 0);
+	cr_assert(strstr(out, "4 classes, 5 images"), "%s", out);
+	cr_assert(strstr(out, "animal") && strstr(out, "space"), "%s", out);
+	cr_assert(strstr(out, "640..1000 x 427..872"), "%s", out);
+	free(out);
+	cr_assert_eq(cli(&out, "info --json '%s'", src_path("samples/images")), 0);
+	cr_assert(strstr(out, "\"images\":5") && strstr(out, "\"name\":\"people\""), "%s", out);
+	free(out);
+}
+
+Test(cli, info_names_the_corrupt_file_and_strict_fails)
+{
+	char *d = make_tmpdir(), *out = NULL;
+
+	cr_assert_eq(sh("cp -r '%s' '%s/ds'", src_path("samples/images"), d), 0);
+	/* A JPEG cut to 3000 bytes is readable in part, so write a worse one:
+	 * a PNG whose IDAT CRC is broken. */
+	cr_assert_eq(sh("head -c 20000 '%s' > '%s/ds/animal/broken.png'", src_path("samples/images/animal/chelsea.png"), d), 0);
+	cr_assert_eq(cli(&out, "info '%s/ds'", d), 0, "%s", out);
+	cr_assert(strstr(out, "6 images (1 unreadable)"), "%s", out);
+	cr_assert(strstr(out, "broken.png"), "%s", out);
+	cr_assert(strstr(out, "5 readable"), "%s", out);
+	cr_assert(strstr(out, "could not be read"), "%s", out);
+	free(out);
+	cr_assert_eq(cli(&out, "info --strict '%s/ds'", d), 1, "%s", out);
+	free(out);
+	rm_rf(d);
+	free(d);
+}
+
+Test(cli, convert_png_to_jpeg_and_back)
+{
+	char *d = make_tmpdir(), *out = NULL;
+
+	cr_assert_eq(cli(&out, "convert '%s' '%s/c.jpg' --quality 95", src_path("samples/images/animal/chelsea.png"), d), 0, "%s", out);
+	free(out);
+	cr_assert_eq(cli(&out, "info '%s/c.jpg'", d), 0);
+	cr_assert(strstr(out, "jpeg, 451x300"), "%s", out);
+	free(out);
+	cr_assert_eq(cli(&out, "convert '%s/c.jpg' '%s/c.png'", d, d), 0);
+	free(out);
+	cr_assert_eq(cli(&out, "info '%s/c.png'", d), 0);
+	cr_assert(strstr(out, "png, 451x300"), "%s", out);
+	free(out);
+	cr_assert_eq(cli(&out, "convert '%s/c.jpg' '%s/c.gif'", d, d), 2);
+	cr_assert(strstr(out, "c.gif"), "%s", out);
+	free(out);
+	cr_assert_eq(cli(&out, "convert '%s/missing.jpg' '%s/x.png'", d, d), 1);
+	cr_assert(strstr(out, "missing.jpg"), "%s", out);
+	free(out);
+	rm_rf(d);
+	free(d);
+}
+
+Test(cli, stages_lists_every_stage)
+{
+	char *out = NULL;
+
+	cr_assert_eq(cli(&out, "stages"), 0);
+	for (int i = 0; i < aug_stage_info_count(); i++)
+		cr_assert(strstr(out, aug_stage_info_at(i)->name), "%s missing", aug_stage_info_at(i)->name);
+	cr_assert(strstr(out, "3/4:4/3"), "rrc ratio default missing");
+	free(out);
+}
+
+Test(cli, bad_spec_is_one_line_with_position)
+{
+	char *out = NULL, *d = make_tmpdir();
+
+	cr_assert_eq(cli(&out, "run '%s' -o '%s/o' -p 'hflip; crop 32 pad 4'", src_path("samples/images"), d), 2);
+	cr_assert(strstr(out, "-p:1:19: expected '=' after parameter 'pad'"), "%s", out);
+	free(out);
+	cr_assert_eq(sh("printf 'hflip\\ncolour_jitter brightness=2\\n' > '%s/bad.aug'", d), 0);
+	cr_assert_eq(cli(&out, "run '%s' -o '%s/o' -p '%s/bad.aug'", src_path("samples/images"), d, d), 2);
+	cr_assert(strstr(out, "bad.aug:2:1: unknown stage 'colour_jitter'; did you mean 'color_jitter'?"), "%s", out);
+	free(out);
+	rm_rf(d);
+	free(d);
+}
+
+Test(cli, run_refuses_output_inside_input)
+{
+	char *out = NULL, *d = make_tmpdir();
+
+	cr_assert_eq(sh("cp -r '%s' '%s/in'", src_path("samples/images"), d), 0);
+	cr_assert_eq(cli(&out, "run '%s/in' -o '%s/in/out' -p hflip", d, d), 2);
+	cr_assert(strstr(out, "inside the input"), "%s", out);
+	free(out);
+	cr_assert_eq(cli(&out, "run '%s/in' -o '%s/in/../in' -p hflip", d, d), 2);
+	free(out);
+	cr_assert_eq(count_files(d), 5);
+	rm_rf(d);
+	free(d);
+}
+
+static int trees_equal(const char *a, const char *b)
+{
+	return sh("diff -r '%s' '%s' >/dev/null", a, b);
+}
+
+Test(cli, run_threads_and_shards_give_the_same_bytes, .timeout = 120)
+{
+	char *out = NULL, *d = make_tmpdir();
+	const char *spec = "random_resized_crop 96 scale=0.2:1; hflip; color_jitter brightness=.4 contrast=.4 "
+			   "saturation=.4 hue=.1; cutout size=24 p=0.5";
+
+	cr_assert_eq(cli(&out, "run '%s' -o '%s/t1' -p '%s' --copies 4 --threads 1 --seed 3 --quiet",
+			 src_path("samples/images"), d, spec), 0, "%s", out);
+	free(out);
+	cr_assert_eq(cli(&out, "run '%s' -o '%s/t2' -p '%s' --copies 4 --threads 2 --seed 3 --quiet",
+			 src_path("samples/images"), d, spec), 0);
+	free(out);
+	cr_assert_eq(count_files(d), 40);
+	cr_assert_eq(trees_equal("/dev/null", "/dev/null"), 0);
+	{
+		char a[4200], b[4200];
+
+		snprintf(a, sizeof(a), "%s/t1", d);
+		snprintf(b, sizeof(b), "%s/t2", d);
+		cr_assert_eq(trees_equal(a, b), 0, "--threads 1 and 2 differ");
+		/* Shards 0/2 and 1/2 together are the whole run. */
+		for (int k = 0; k < 2; k++) {
+			cr_assert_eq(cli(&out, "run '%s' -o '%s/sh' -p '%s' --copies 4 --seed 3 --shard %d/2 --quiet",
+					 src_path("samples/images"), d, spec, k), 0);
+			free(out);
+		}
+		snprintf(b, sizeof(b), "%s/sh", d);
+		cr_assert_eq(trees_equal(a, b), 0, "shards differ from the whole");
+		/* A different seed gives different bytes. */
+		cr_assert_eq(cli(&out, "run '%s' -o '%s/s4' -p '%s' --copies 4 --seed 4 --quiet",
+				 src_path("samples/images"), d, spec), 0);
+		free(out);
+		snprintf(b, sizeof(b), "%s/s4", d);
+		cr_assert_neq(trees_equal(a, b), 0);
+	}
+	rm_rf(d);
+	free(d);
+}
+
+Test(cli, run_log_params_replays_byte_for_byte, .timeout = 60)
+{
+	char *out = NULL, *d = make_tmpdir(), line[8192];
+	FILE *f;
+
+	cr_assert_eq(cli(&out, "run '%s' -o '%s/o' -p '%s' --copies 2 --seed 9 --log-params '%s/p.jsonl' --quiet",
+			 src_path("samples/images"), d, src_path("samples/pipelines/imagenet.aug"), d), 0, "%s", out);
+	free(out);
+	snprintf(line, sizeof(line), "%s/p.jsonl", d);
+	f = fopen(line, "r");
+	cr_assert_not_null(f);
+	for (int n = 0; n < 10; n++) {
+		char *nl;
+		int copy = -1;
+		char file[256] = "";
+
+		cr_assert_not_null(fgets(line, sizeof(line), f), "line %d missing", n);
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl = '\0';
+		cr_assert_eq(sscanf(line, "{\"file\":\"%255[^\"]\",\"copy\":%d", file, &copy), 2, "%s", line);
+		cr_assert_eq(cli(&out, "apply '%s/%s' -p '%s' -o '%s/r.%s' --replay '%s'", src_path("samples/images"),
+				 file, src_path("samples/pipelines/imagenet.aug"), d, strrchr(file, '.') + 1, line),
+			     0, "%s", out);
+		free(out);
+		{
+			char stem[256], want[4400];
+
+			snprintf(stem, sizeof(stem), "%s", file);
+			*strrchr(stem, '.') = '\0';
+			snprintf(want, sizeof(want), "%s/o/%s_%d.%s", d, stem, copy, strrchr(file, '.') + 1);
+			cr_assert_eq(sh("cmp -s '%s' '%s/r.%s'", want, d, strrchr(file, '.') + 1), 0,
+				     "replay of %s differs", want);
+		}
+	}
+	cr_assert_null(fgets(line, sizeof(line), f));
+	fclose(f);
+	rm_rf(d);
+	free(d);
+}
+
+Test(cli, run_skips_bad_inputs_and_exits_1)
+{
+	char *out = NULL, *d = make_tmpdir();
+
+	cr_assert_eq(sh("cp -r '%s' '%s/in' && printf 'not an image' > '%s/in/animal/text.jpg'", src_path("samples/images"), d, d), 0);
+	cr_assert_eq(cli(&out, "run '%s/in' -o '%s/o' -p 'crop 64' --seed 1", d, d), 1);
+	cr_assert(strstr(out, "text.jpg"), "%s", out);
+	cr_assert(strstr(out, "5 outputs written") && strstr(out, "1 failed"), "%s", out);
+	free(out);
+	cr_assert_eq(count_files(d), 6 + 5);
+	/* --on-error fail stops at the bad file's chunk; still exit 1. */
+	cr_assert_eq(cli(&out, "run '%s/in' -o '%s/o2' -p 'crop 64' --on-error fail", d, d), 1);
+	free(out);
+	rm_rf(d);
+	free(d);
+}
+
+/* Start a run, SIGKILL it once `at_least` outputs exist, rerun it, and
+ * compare with an uninterrupted run. */
+Test(cli, run_killed_then_rerun_equals_uninterrupted, .timeout = 300)
+{
+	char *out = NULL, *d = make_tmpdir();
+	char in[4200], full[4200], cut[4200], spec[512];
+	int total;
+
+	/* An input set of 120 images of 256 px, made by augment itself. */
+	snprintf(in, sizeof(in), "%s/in", d);
+	cr_assert_eq(cli(&out, "run '%s' -o '%s' -p 'resize short=256; random_resized_crop 256 scale=0.5:1' --copies 24 --quiet",
+			 src_path("samples/images"), in), 0, "%s", out);
+	free(out);
+	total = count_files(in);
+	cr_assert_eq(total, 120);
+	snprintf(full, sizeof(full), "%s/full", d);
+	snprintf(cut, sizeof(cut), "%s/cut", d);
+	snprintf(spec, sizeof(spec), "resize 512x512; color_jitter brightness=.4 contrast=.4 saturation=.4 hue=.1; hflip");
+	cr_assert_eq(cli(&out, "run '%s' -o '%s' -p '%s' --copies 3 --threads 2 --quiet", in, full, spec), 0);
+	free(out);
+	for (int attempt = 0; attempt < 3; attempt++) {
+		pid_t pid = fork();
+		int status, n = 0;
+
+		if (pid == 0) {
+			execl(AUG_CLI, AUG_CLI, "run", in, "-o", cut, "-p", spec, "--copies", "3", "--threads", "2",
+			      "--quiet", (char *)NULL);
+			_exit(127);
+		}
+		/* Kill it part way: once some, but not all, outputs exist. */
+		for (int i = 0; i < 4000; i++) {
+			struct timespec ts = { 0, 2000000 };
+
+			n = count_files(cut);
+			if (n >= 60 + attempt * 60)
+				break;
+			nanosleep(&ts, NULL);
+		}
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+	}
+	cr_assert_lt(count_files(cut), 360, "the runs finished before they were killed");
+	cr_assert_eq(cli(&out, "run '%s' -o '%s' -p '%s' --copies 3 --threads 2", in, cut, spec), 0, "%s", out);
+	cr_assert(strstr(out, "already there"), "%s", out);
+	free(out);
+	cr_assert_eq(sh("diff -r '%s' '%s' >/dev/null", full, cut), 0, "resumed run differs");
+	cr_assert_eq(sh("find '%s' -name '*.tmp.*' | grep -q .", cut), 1, "temporary files left");
+	rm_rf(d);
+	free(d);
+}
+
+Test(cli, grid_writes_a_picture)
+{
+	char *out = NULL, *d = make_tmpdir();
+	aug_header h;
+	char path[4200];
+
+	cr_assert_eq(cli(&out, "grid '%s' '%s' -p '%s' -o '%s/g.png' --samples 3 --cell 64x48",
+			 src_path("samples/images/animal/chelsea.png"), src_path("samples/images/space/rocket.jpg"),
+			 src_path("samples/pipelines/cifar.aug"), d), 0, "%s", out);
+	free(out);
+	snprintf(path, sizeof(path), "%s/g.png", d);
+	cr_assert_eq(aug_probe_file(path, &h), AUG_OK);
+	/* 4 columns of 64 + 5 gutters of 4; 2 rows of 48 + 3 gutters + 14 for titles. */
+	cr_assert_eq(h.width, 4 * 64 + 5 * 4);
+	cr_assert_eq(h.height, 2 * 48 + 3 * 4 + 14);
+	cr_assert_eq(cli(&out, "grid '%s' -p '%s' -o '%s/s.png' --per-stage --cell 32x32",
+			 src_path("samples/images/animal"), src_path("samples/pipelines/showcase.aug"), d), 0, "%s", out);
+	free(out);
+	snprintf(path, sizeof(path), "%s/s.png", d);
+	cr_assert_eq(aug_probe_file(path, &h), AUG_OK);
+	/* showcase.aug has 12 stages, normalize has no column: 1 + 11 columns. */
+	cr_assert_eq(h.width, 12 * 32 + 13 * 4);
+	rm_rf(d);
+	free(d);
+}
+
+Test(cli, readme_stage_reference_is_the_catalogue)
+{
+	char *out = NULL;
+	size_t len = 0;
+	char *readme = (char *)slurp(src_path("README.md"), &len);
+	char *a, *b;
+
+	cr_assert_not_null(readme);
+	readme = realloc(readme, len + 1);
+	readme[len] = '\0';
+	a = strstr(readme, "<!-- stages:begin -->\n");
+	b = strstr(readme, "<!-- stages:end -->");
+	cr_assert(a && b && b > a);
+	a += strlen("<!-- stages:begin -->\n");
+	*b = '\0';
+	cr_assert_eq(cli(&out, "stages --markdown 2>/dev/null"), 0);
+	cr_assert_str_eq(a, out, "README.md is stale: run make docs");
+	free(out);
+	free(readme);
+}
