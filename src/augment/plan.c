@@ -331,9 +331,20 @@ aug_status aug__taps_build(struct taps *t, const struct axis_plan *ax, enum filt
 			double c = k + 0.5, wt;
 			int kk;
 
-			if (c <= ext_lo || c >= ext_hi)
+			/* At full size a pixel belongs to the extent when its centre
+			 * does; a DCT-scaled pixel when it overlaps it, since the
+			 * extent's edge may cut through its block. */
+			if (g->scale == 1 ? (c <= ext_lo || c >= ext_hi) : (k + 1 <= ext_lo || k >= ext_hi))
 				continue;
-			wt = kernel(f, (c - u) / (support / (f == FILTER_AREA ? 0.5 : 1.0)));
+			if (f == FILTER_AREA && g->scale > 1) {
+				/* A scaled pixel stands for a block of s full-size
+				 * pixels: weigh it by how much of it the box covers. */
+				double lo = fmax(k, u - support), hi = fmin(k + 1.0, u + support);
+
+				wt = hi > lo ? hi - lo : 0;
+			} else {
+				wt = kernel(f, (c - u) / (support / (f == FILTER_AREA ? 0.5 : 1.0)));
+			}
 			if (wt <= 0)
 				continue;
 			total += wt;
