@@ -215,8 +215,8 @@ static aug_status run_planes(aug_executor *ex, const void *buf, size_t len, cons
 
 	/* The region the taps touch, widened by a margin when decoding at a
 	 * DCT scale (the scaled grid's taps differ slightly from full size). */
-	any = aug__plan_source_range(&pl->x, pl->filter, w, &xlo, &xhi) &&
-	      aug__plan_source_range(&pl->y, pl->filter, h, &ylo, &yhi);
+	any = aug__plan_source_range(&pl->x, pl->filter, w, &ex->tx, &xlo, &xhi) &&
+	      aug__plan_source_range(&pl->y, pl->filter, h, &ex->ty, &ylo, &yhi);
 	if (!any) {
 		xlo = ylo = 0;
 		xhi = yhi = 1;
@@ -273,9 +273,7 @@ static aug_status run_planes(aug_executor *ex, const void *buf, size_t len, cons
 		ex->times[AUG_PHASE_RESAMPLE] += t1 - t0;
 		t0 = t1;
 	}
-	aug__planes_post(ex->p, pl, key, &ex->planes);
-	if (ex->o.timing)
-		ex->times[AUG_PHASE_COLOR] += now() - t0;
+	aug__planes_post(ex->p, pl, key, &ex->planes, ex->o.timing ? ex->times : NULL);
 	return AUG_OK;
 }
 
