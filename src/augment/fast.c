@@ -72,30 +72,53 @@ size_t aug__fplanes_scratch(const aug_image *src, const struct taps *tx, const s
 		return 1;
 	if (vertical_first(tx, ty))
 		return (size_t)(cmax - cmin + 1) * (size_t)src->channels + 1;
-	return (size_t)(rmax - rmin + 1) * (size_t)tx->n * (size_t)src->channels;
+	/* Horizontal first: the planes, then room for a padded copy of the
+	 * image's last row (hpass reads one byte past a pixel). */
+	return (size_t)(rmax - rmin + 1) * (size_t)tx->n * (size_t)src->channels +
+	       ((size_t)src->width * (size_t)src->channels + 8) / sizeof(float) + 1;
 }
 
-/* Horizontal pass of one source row into `c` planar rows of `ow` floats. */
+typedef float v4f __attribute__((vector_size(16)));
+typedef uint8_t v4u8 __attribute__((vector_size(4)));
+
+static inline v4f load4(const float *p)
+{
+	v4f v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/* Four bytes as four floats: an RGB pixel and one byte of the next. */
+static inline v4f load4u8(const uint8_t *p)
+{
+	v4u8 v;
+
+	memcpy(&v, p, sizeof(v));
+	return __builtin_convertvector(v, v4f);
+}
+
+/* Horizontal pass of one source row into `c` planar rows of `ow` floats.
+ * `s` must be readable one byte past the last pixel (load4u8): image rows
+ * are, but for the last row of an image the caller passes a padded copy. */
 HOT static void hpass(const uint8_t *restrict s, int c, const struct taps *tx, float *restrict out, size_t plane,
 		      const float *fill)
 {
 	int ow = tx->n;
 
 	if (c == 3) {
+		v4f f = { fill[0], fill[1], fill[2], 0 };
+
 		for (int i = 0; i < ow; i++) {
 			const float *w = tx->w + (size_t)i * (size_t)tx->max_taps;
 			const uint8_t *sp = s + (size_t)tx->first[i] * 3;
-			float wf = tx->wfill[i];
-			float r = wf * fill[0], g = wf * fill[1], b = wf * fill[2];
+			v4f acc = f * tx->wfill[i];
 
-			for (int t = 0; t < tx->count[i]; t++) {
-				r += w[t] * sp[3 * t];
-				g += w[t] * sp[3 * t + 1];
-				b += w[t] * sp[3 * t + 2];
-			}
-			out[i] = r;
-			out[plane + (size_t)i] = g;
-			out[2 * plane + (size_t)i] = b;
+			for (int t = 0; t < tx->count[i]; t++)
+				acc += load4u8(sp + 3 * t) * w[t];
+			out[i] = acc[0];
+			out[plane + (size_t)i] = acc[1];
+			out[2 * plane + (size_t)i] = acc[2];
 		}
 	} else {
 		for (int i = 0; i < ow; i++) {
@@ -110,21 +133,12 @@ HOT static void hpass(const uint8_t *restrict s, int c, const struct taps *tx, f
 	}
 }
 
-/* The same for a source row already in float (vertical pass first);
- * `s` starts at column `x0` of the source. */
 /* Four floats as one vector (GCC/Clang vector extension; SSE on x86, NEON
- * on ARM): an RGB pixel and one float of the next, so each tap of the
- * horizontal pass is one load and one multiply-add for all three channels. */
-typedef float v4f __attribute__((vector_size(16)));
-
-static inline v4f load4(const float *p)
-{
-	v4f v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
+ * on ARM) hold an RGB pixel and one value of the next, so each tap of the
+ * horizontal passes is one load and one multiply-add for all three channels.
+ *
+ * The same for a source row already in float (vertical pass first);
+ * `s` starts at column `x0` of the source. */
 HOT static void hpass_f(const float *restrict s, int x0, int c, const struct taps *tx, float *restrict out,
 			size_t plane, const float *fill)
 {
@@ -250,6 +264,13 @@ void aug__resample_planes(const aug_image *src, struct fplanes *dst, const struc
 					h[(size_t)ch * plane_in + (size_t)i] = tx->count[i] ? sp[ch] : fb[ch];
 			}
 		} else {
+			if (r == src->height - 1) {
+				uint8_t *pad = (uint8_t *)(scratch + plane_in * (size_t)c);
+
+				memcpy(pad, s, (size_t)src->width * (size_t)c);
+				pad[(size_t)src->width * (size_t)c] = 0;
+				s = pad;
+			}
 			hpass(s, c, tx, h, plane_in, fb);
 		}
 	}
