@@ -541,7 +541,11 @@ CTest(import, bad_mnist_sources_name_the_file)
 	lb[7] = 3;
 	write_idx(labels, true, 0x08, 1, dims, lb, 12, 0);
 	dims[0] = 6;
-	write_idx(images, false, 0x08, 2, dims, lb, 24, 0);
+	{
+		uint8_t flat[24] = { 0 };
+
+		write_idx(images, false, 0x08, 2, dims, flat, 24, 0);
+	}
 	expect_import(AUG_IMPORT_MNIST, src, AUG_ECORRUPT, images, "2 dimensions");
 	/* Test images cut short. */
 	{
