@@ -759,6 +759,82 @@ CTest(import, bad_cifar_sources_name_the_file)
 	free(src);
 }
 
+/* Random damage to every kind of source: a status, a message, no crash (the
+ * sanitizer build runs this too). */
+CTest(import, randomly_damaged_sources_fail_cleanly)
+{
+	char *top = make_tmpdir(), *mn = make_tmpdir(), *out = make_tmpdir();
+	char *bin = pathf("%s/cifar-10-batches-bin", top);
+	const size_t n[2] = { 6, 4 };
+	const char *files[4];
+	uint8_t *orig[4];
+	size_t len[4];
+	uint64_t r = 0x9e3779b97f4a7c15ULL;
+	aug_import_options o;
+	char cmd[9000];
+	int failures = 0;
+
+	cr_assert_eq(mkdir(bin, 0755), 0);
+	make_cifar(bin, "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\n");
+	snprintf(cmd, sizeof(cmd), "cd '%s' && tar cf x.tar cifar-10-batches-bin && tar czf x.tgz cifar-10-batches-bin",
+		 top);
+	cr_assert_eq(run_capture(cmd, NULL), 0);
+	make_mnist(mn, n, 4, 3, true, true);
+	files[0] = pathf("%s/x.tar", top);
+	files[1] = pathf("%s/x.tgz", top);
+	files[2] = pathf("%s/train-images-idx3-ubyte.gz", mn);
+	files[3] = pathf("%s/t10k-labels-idx1-ubyte.gz", mn);
+	for (int f = 0; f < 4; f++)
+		orig[f] = slurp(files[f], &len[f]);
+	aug_import_options_init(&o);
+	o.max_bytes = 1 << 20;
+	o.threads = 1;
+	for (int it = 0; it < 400; it++) {
+		int f = it % 4;
+		uint8_t *buf = malloc(len[f]);
+		size_t l = len[f];
+		aug_status st;
+
+		memcpy(buf, orig[f], l);
+		r ^= r << 13;
+		r ^= r >> 7;
+		r ^= r << 17;
+		if (r % 3 == 0) {
+			l = (size_t)(r >> 8) % l;
+		} else {
+			for (uint64_t k = 0, m = 1 + (r >> 4) % 4; k < m; k++) {
+				r ^= r << 13;
+				r ^= r >> 7;
+				r ^= r << 17;
+				buf[(r >> 8) % l] ^= (uint8_t)(1 + (r >> 40) % 255);
+			}
+		}
+		cr_assert_eq(spit(files[f], buf, l), 0);
+		st = aug_import(f < 2 ? AUG_IMPORT_CIFAR10 : AUG_IMPORT_MNIST, f < 2 ? files[f] : mn, out, &o, NULL);
+		cr_assert(st == AUG_OK || st == AUG_ECORRUPT || st == AUG_ETRUNCATED || st == AUG_EUNSUPPORTED ||
+				  st == AUG_ELIMIT || st == AUG_EIO,
+			  "iteration %d: %s (%s)", it, aug_strerror(st), aug_error_message());
+		if (st) {
+			failures++;
+			cr_assert_neq(*aug_error_message(), '\0');
+		}
+		cr_assert_eq(spit(files[f], orig[f], len[f]), 0);
+		free(buf);
+	}
+	cr_assert_gt(failures, 200, "most damage is caught (%d of 400)", failures);
+	for (int f = 0; f < 4; f++) {
+		free(orig[f]);
+		free((char *)files[f]);
+	}
+	free(bin);
+	rm_rf(top);
+	rm_rf(mn);
+	rm_rf(out);
+	free(top);
+	free(mn);
+	free(out);
+}
+
 /* ---- the real Fashion-MNIST (Debian's dataset-fashion-mnist) ----
  *
  * The constants below were read once, independently of augment, with

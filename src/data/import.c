@@ -77,9 +77,10 @@ aug_status aug_import_kind_parse(const char *name, aug_import_kind *out)
 void aug_import_options_init(aug_import_options *opts)
 {
 	memset(opts, 0, sizeof(*opts));
-	/* Level 1 against libpng's usual 6: the files are about as small
-	 * (measured on Fashion-MNIST: see the README), and encoding is most of
-	 * the work. */
+	/* Level 1, not zlib's usual 6: measured on Fashion-MNIST's 28x28
+	 * test images, level 1 encodes in 32 us an image for 528 bytes, level
+	 * 6 in 40 us for 509 (0 in 9 us for 880; 9 in 47 us for 508): 4%
+	 * larger files for a fifth less encoding time. */
 	opts->png_level = 1;
 }
 
