@@ -343,7 +343,10 @@ static aug_status write_one(const struct aug__split *s, size_t i, const char *pa
 	};
 
 	if (s->planar) {
-		/* Only CIFAR is planar, and its size is fixed; sized checked at load. */
+		/* Only CIFAR is planar, and its size is fixed. */
+		if (plane * 3 > sizeof(rgb))
+			return aug__fail(AUG_EINVAL, "aug_import", "%s: planar images of %dx%d", path, s->cols,
+					 s->rows);
 		for (size_t p = 0; p < plane; p++)
 			for (int c = 0; c < 3; c++)
 				rgb[3 * p + (size_t)c] = px[(size_t)c * plane + p];
