@@ -253,8 +253,10 @@ aug_status aug__taps_build(struct taps *t, const struct axis_plan *ax, enum filt
 void aug__taps_free(struct taps *t);
 
 /* The range of full-size source pixels the taps of an axis touch, or false
- * when none (the output is all padding). */
-bool aug__plan_source_range(const struct axis_plan *ax, enum filter f, int image_n, int *lo, int *hi);
+ * when none (the output is all padding). `scratch` holds the taps built on
+ * the way (reused storage: no allocation in steady state). */
+bool aug__plan_source_range(const struct axis_plan *ax, enum filter f, int image_n, struct taps *scratch, int *lo,
+			    int *hi);
 
 /* An image as C planes of H x W floats on the 0..255 scale: the planned
  * path's working form after resampling. `p` holds room for 3 planes. */
@@ -266,7 +268,10 @@ struct fplanes {
 size_t aug__fplanes_scratch(const aug_image *src, const struct taps *tx, const struct taps *ty);
 void aug__resample_planes(const aug_image *src, struct fplanes *dst, const struct taps *tx, const struct taps *ty,
 			  const uint8_t fill_before[3], const uint8_t fill_after[3], float *scratch);
-void aug__planes_post(const aug_pipeline *p, const struct plan *pl, aug_key key, struct fplanes *im);
+/* The pixel stages of a plan, in spec order, on the planes. When `times` is
+ * not NULL, seconds spent are added to times[AUG_PHASE_COLOR] and
+ * times[AUG_PHASE_CUTOUT]. */
+void aug__planes_post(const aug_pipeline *p, const struct plan *pl, aug_key key, struct fplanes *im, double *times);
 void aug__planes_store_f32(const struct fplanes *im, const aug_pipeline *p, float *dst);
 void aug__planes_to_image(const struct fplanes *im, aug_image *out);
 

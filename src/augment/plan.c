@@ -331,9 +331,20 @@ aug_status aug__taps_build(struct taps *t, const struct axis_plan *ax, enum filt
 			double c = k + 0.5, wt;
 			int kk;
 
-			if (c <= ext_lo || c >= ext_hi)
+			/* At full size a pixel belongs to the extent when its centre
+			 * does; a DCT-scaled pixel when it overlaps it, since the
+			 * extent's edge may cut through its block. */
+			if (g->scale == 1 ? (c <= ext_lo || c >= ext_hi) : (k + 1 <= ext_lo || k >= ext_hi))
 				continue;
-			wt = kernel(f, (c - u) / (support / (f == FILTER_AREA ? 0.5 : 1.0)));
+			if (f == FILTER_AREA && g->scale > 1) {
+				/* A scaled pixel stands for a block of s full-size
+				 * pixels: weigh it by how much of it the box covers. */
+				double lo = fmax(k, u - support), hi = fmin(k + 1.0, u + support);
+
+				wt = hi > lo ? hi - lo : 0;
+			} else {
+				wt = kernel(f, (c - u) / (support / (f == FILTER_AREA ? 0.5 : 1.0)));
+			}
 			if (wt <= 0)
 				continue;
 			total += wt;
@@ -374,27 +385,26 @@ aug_status aug__taps_build(struct taps *t, const struct axis_plan *ax, enum filt
 	return AUG_OK;
 }
 
-bool aug__plan_source_range(const struct axis_plan *ax, enum filter f, int image_n, int *lo, int *hi)
+bool aug__plan_source_range(const struct axis_plan *ax, enum filter f, int image_n, struct taps *scratch, int *lo,
+			    int *hi)
 {
 	struct grid g = { image_n, 0, 1, image_n };
-	struct taps t = { 0 };
 	int mn = image_n, mx = -1;
 
-	if (aug__taps_build(&t, ax, f, &g)) {
-		aug__taps_free(&t);
+	/* The taps on the full-size grid, in the caller's reusable storage. */
+	if (aug__taps_build(scratch, ax, f, &g)) {
 		*lo = 0;
 		*hi = image_n;
 		return true;
 	}
-	for (int i = 0; i < t.n; i++) {
-		if (!t.count[i])
+	for (int i = 0; i < scratch->n; i++) {
+		if (!scratch->count[i])
 			continue;
-		if (t.first[i] < mn)
-			mn = t.first[i];
-		if (t.first[i] + t.count[i] - 1 > mx)
-			mx = t.first[i] + t.count[i] - 1;
+		if (scratch->first[i] < mn)
+			mn = scratch->first[i];
+		if (scratch->first[i] + scratch->count[i] - 1 > mx)
+			mx = scratch->first[i] + scratch->count[i] - 1;
 	}
-	aug__taps_free(&t);
 	if (mx < mn)
 		return false;
 	*lo = mn;
@@ -431,7 +441,7 @@ aug_status aug_planned_apply(const aug_pipeline *p, const aug_sample *s, const a
 	}
 	if (!st) {
 		aug__resample_planes(src, &im, &tx, &ty, pl.fill_before, pl.fill_after, scratch);
-		aug__planes_post(p, &pl, s->key, &im);
+		aug__planes_post(p, &pl, s->key, &im, NULL);
 		st = aug__image_alloc(&img, im.w, im.h, im.c, UINT64_MAX);
 	}
 	if (!st)
