@@ -94,5 +94,6 @@ extern const struct command cmd_run;
 extern const struct command cmd_grid;
 extern const struct command cmd_apply;
 extern const struct command cmd_bench;
+extern const struct command cmd_import;
 
 #endif

@@ -11,6 +11,7 @@ static const struct command *const commands[] = {
 	&cmd_run,
 	&cmd_grid,
 	&cmd_apply,
+	&cmd_import,
 	&cmd_bench,
 };
 
