@@ -8,5 +8,6 @@
 
 #include "augment/core.h"
 #include "augment/codec.h"
+#include "augment/nn.h"
 
 #endif /* AUGMENT_H */
