@@ -96,8 +96,11 @@ const char *aug__layer_name(aug__layer_kind kind);
 /* The layer in canonical form ("conv 32 k=3 pad=1"), for summaries. */
 void aug__layer_describe(const aug__layer_desc *d, char *buf, size_t len);
 
-/* Edit distance (insertions, deletions, substitutions), for suggestions. */
-size_t aug__levenshtein(const char *a, size_t alen, const char *b, size_t blen);
+/* Levenshtein distance (insertions, deletions, substitutions) where
+ * swapping two adjacent letters also counts as one edit (the "optimal
+ * string alignment" distance), so 'cnov' is one typo from 'conv'. For
+ * "did you mean" suggestions. */
+size_t aug__edit_distance(const char *a, size_t alen, const char *b, size_t blen);
 
 /* ---- geometry, shared by both builds ------------------------------------ */
 

@@ -71,35 +71,40 @@ const char *aug__layer_name(aug__layer_kind kind)
 	return (unsigned)kind < AUG__L_COUNT ? catalogue[kind].name : "?";
 }
 
-size_t aug__levenshtein(const char *a, size_t alen, const char *b, size_t blen)
+size_t aug__edit_distance(const char *a, size_t alen, const char *b, size_t blen)
 {
-	size_t row[64];
-	size_t i, j;
+	size_t rows[3][64];
+	size_t *two_up = rows[0], *up = rows[1], *cur = rows[2];
 
-	/* names are short; clip what we compare so the row fits */
+	/* names are short; clip what we compare so the rows fit */
 	if (alen > 63)
 		alen = 63;
 	if (blen > 63)
 		blen = 63;
-	for (j = 0; j <= blen; j++)
-		row[j] = j;
-	for (i = 1; i <= alen; i++) {
-		size_t diag = row[0];
+	for (size_t j = 0; j <= blen; j++)
+		up[j] = j;
+	for (size_t i = 1; i <= alen; i++) {
+		size_t *t;
 
-		row[0] = i;
-		for (j = 1; j <= blen; j++) {
-			size_t up = row[j];
-			size_t best = diag + (a[i - 1] != b[j - 1]);
+		cur[0] = i;
+		for (size_t j = 1; j <= blen; j++) {
+			size_t best = up[j - 1] + (a[i - 1] != b[j - 1]);
 
-			if (up + 1 < best)
-				best = up + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			diag = up;
-			row[j] = best;
+			if (up[j] + 1 < best)
+				best = up[j] + 1;
+			if (cur[j - 1] + 1 < best)
+				best = cur[j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    two_up[j - 2] + 1 < best)
+				best = two_up[j - 2] + 1;
+			cur[j] = best;
 		}
+		t = two_up;
+		two_up = up;
+		up = cur;
+		cur = t;
 	}
-	return row[blen];
+	return up[blen];
 }
 
 /* The nearest of `names` to the token, or NULL when none is close enough
@@ -112,7 +117,7 @@ static const char *nearest(const char *tok, size_t len, const char *const *names
 
 	for (int i = 0; i < count; i++) {
 		size_t nl = strlen(names[i]);
-		size_t d = aug__levenshtein(tok, len, names[i], nl);
+		size_t d = aug__edit_distance(tok, len, names[i], nl);
 		size_t longer = nl > len ? nl : len;
 		size_t allow = longer / 3 > 1 ? longer / 3 : 1;
 
