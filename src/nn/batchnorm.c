@@ -29,9 +29,12 @@ void NN(batchnorm_forward_train)(int c, size_t m, real *out, real *mean, real *i
 		double sum = 0, sq = 0, mu, var, is;
 		real scale, shift, rmu;
 
+		/* omp simd: vector lanes, a fixed order, so still deterministic */
+#pragma omp simd reduction(+ : sum)
 		for (size_t i = 0; i < m; i++)
 			sum += xc[i];
 		mu = sum / (double)m;
+#pragma omp simd reduction(+ : sq)
 		for (size_t i = 0; i < m; i++) {
 			double d = xc[i] - mu;
 
@@ -48,6 +51,7 @@ void NN(batchnorm_forward_train)(int c, size_t m, real *out, real *mean, real *i
 		scale = (real)(gamma[ch] * is);
 		shift = beta[ch];
 		rmu = (real)mu;
+#pragma omp simd
 		for (size_t i = 0; i < m; i++)
 			oc[i] = (xc[i] - rmu) * scale + shift;
 	}
@@ -88,6 +92,7 @@ void NN(batchnorm_backward)(int c, size_t m, real *din, real *dgamma, real *dbet
 		const double mu = mean[ch], is = invstd[ch];
 		double sdy = 0, sdyx = 0;
 
+#pragma omp simd reduction(+ : sdy, sdyx)
 		for (size_t i = 0; i < m; i++) {
 			sdy += dc[i];
 			sdyx += dc[i] * (xc[i] - mu);
@@ -107,6 +112,7 @@ void NN(batchnorm_backward)(int c, size_t m, real *din, real *dgamma, real *dbet
 			const real rk = (real)(-g * sdy / (double)m);
 			const real rmu = (real)mu;
 
+#pragma omp simd
 			for (size_t i = 0; i < m; i++)
 				ic[i] = dc[i] * ra + (xc[i] - rmu) * rb + rk;
 		} else {

@@ -159,6 +159,7 @@ void NN(conv2d_backward)(const aug__conv_geom *g, int n, int nb, real *din, real
 			const real *d = dout + (size_t)k * ldo;
 			double acc = 0;
 
+#pragma omp simd reduction(+ : acc)
 			for (int i = 0; i < ldo; i++)
 				acc += d[i];
 			dbias[k] += (real)acc;

@@ -8,6 +8,10 @@
  * of our parallel regions runs on the calling thread instead of waking a
  * second pool that would fight ours for the cores.
  *
+ * OpenBLAS chooses its kernels from the CPU at load time, and the
+ * OPENBLAS_CORETYPE environment variable overrides the choice; we leave
+ * both alone (bench/README.md measures the effect on this model).
+ *
  * The reference kernels are the plain definition with a double accumulator,
  * slow and obviously right; tests hold the BLAS to them (all transpose
  * combinations, odd sizes, alpha and beta).
@@ -15,7 +19,6 @@
 #include <cblas.h>
 
 #include "internal.h"
-
 
 static CBLAS_TRANSPOSE tr(bool t)
 {

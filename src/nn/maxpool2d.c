@@ -1,11 +1,18 @@
 /* Max pooling, no padding, floor mode (torch.nn.MaxPool2d(k, stride)).
  * Forward keeps the flat index of each window's maximum in its input plane;
- * on ties the first in scan order wins and a NaN wins over numbers, as in
- * PyTorch's CPU kernel, so gradients route to the same element. */
-#include <math.h>
+ * on ties the first in scan order wins and a NaN wins over numbers (the
+ * last NaN over earlier ones), as in PyTorch's CPU kernel
+ * (aten/src/ATen/native/cpu/MaxPoolKernel.cpp), so gradients route to the
+ * same element. */
 #include <string.h>
 
 #include "internal.h"
+
+/* x takes over as the maximum: greater, or NaN (PyTorch's rule) */
+static inline bool beats(real x, real best)
+{
+	return x > best || x != x;
+}
 
 /* in (planes,H,W) -> out (planes,P,Q), argmax (planes,P,Q) */
 void NN(maxpool_forward)(int planes, int h, int w, int k, int stride, int p, int q, real *out,
@@ -17,6 +24,29 @@ void NN(maxpool_forward)(int planes, int h, int w, int k, int stride, int p, int
 		real *dst = out + (size_t)pl * p * q;
 		int32_t *am = argmax + (size_t)pl * p * q;
 
+		if (k == 2 && stride == 2) {
+			/* the common case, without the inner loops */
+			for (int y = 0; y < p; y++) {
+				const real *r0 = src + (size_t)2 * y * w, *r1 = r0 + w;
+
+				for (int x = 0; x < q; x++) {
+					const real a = r0[2 * x], b = r0[2 * x + 1];
+					const real c = r1[2 * x], d = r1[2 * x + 1];
+					real v = a;
+					int i = 0;
+
+					i = beats(b, v) ? 1 : i;
+					v = beats(b, v) ? b : v;
+					i = beats(c, v) ? w : i;
+					v = beats(c, v) ? c : v;
+					i = beats(d, v) ? w + 1 : i;
+					v = beats(d, v) ? d : v;
+					dst[y * q + x] = v;
+					am[y * q + x] = 2 * y * w + 2 * x + i;
+				}
+			}
+			continue;
+		}
 		for (int y = 0; y < p; y++) {
 			for (int x = 0; x < q; x++) {
 				int best = y * stride * w + x * stride;
@@ -26,15 +56,12 @@ void NN(maxpool_forward)(int planes, int h, int w, int k, int stride, int p, int
 					for (int s = 0; s < k; s++) {
 						int i = (y * stride + r) * w + x * stride + s;
 
-						if (src[i] > v || isnan(src[i])) {
+						if (beats(src[i], v)) {
 							v = src[i];
 							best = i;
-							if (isnan(v))
-								goto found;
 						}
 					}
 				}
-found:
 				dst[y * q + x] = v;
 				am[y * q + x] = best;
 			}

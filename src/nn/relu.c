@@ -5,7 +5,7 @@
 /* in (any) -> out (same); out may be in */
 void NN(relu_forward)(size_t len, real *out, const real *in)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for simd schedule(static)
 	for (size_t i = 0; i < len; i++)
 		out[i] = in[i] > 0 ? in[i] : 0;
 }
@@ -13,9 +13,12 @@ void NN(relu_forward)(size_t len, real *out, const real *in)
 /* dout, out -> din; din may be dout */
 void NN(relu_backward)(size_t len, real *din, const real *dout, const real *out)
 {
-#pragma omp parallel for schedule(static)
-	for (size_t i = 0; i < len; i++)
-		din[i] = out[i] > 0 ? dout[i] : 0;
+#pragma omp parallel for simd schedule(static)
+	for (size_t i = 0; i < len; i++) {
+		const real d = dout[i]; /* loaded unconditionally: the select vectorises */
+
+		din[i] = out[i] > 0 ? d : 0;
+	}
 }
 
 /* ---- the layer: relu ---- */
