@@ -74,7 +74,8 @@ static void layer_times(aug_model *m, const float *x, const int32_t *y, int n, i
 			aug__nn_layer *l = &m->layers[i];
 			double t0 = now();
 
-			l->ops->forward(m, l, cur, l->out_buf, n);
+			if (!l->fused_away)
+				l->ops->forward(m, l, cur, l->out_buf, n);
 			t0 = now() - t0;
 			fw[i] = t0 < fw[i] ? t0 : fw[i];
 			cur = l->out_buf;
@@ -88,6 +89,10 @@ static void layer_times(aug_model *m, const float *x, const int32_t *y, int n, i
 			float *din = i == 0 ? NULL : m->gbuf[!which];
 			double t0 = now();
 
+			if (l->fused_away) {
+				bw[i] = 0;
+				continue;
+			}
 			l->ops->backward(m, l, in, l->out_buf, g, din, n);
 			t0 = now() - t0;
 			bw[i] = t0 < bw[i] ? t0 : bw[i];

@@ -310,3 +310,11 @@ Test(gradcheck, reference_model_shape_small)
 		      "flatten; linear 6 bias=no; bn; relu; dropout p=0.5; linear classes", .c = 1, .h = 8, .w = 8, .n = 4 , .classes = 3 },
 	       KINK);
 }
+
+Test(gradcheck, fused_bn_relu_maxpool)
+{
+	/* bn; relu; maxpool runs as one fused layer (bn_relu_pool.c) */
+	expect(&(gc){ .spec = "bn; relu; maxpool 2", .c = 2, .h = 4, .w = 6, .n = 3 }, KINK);
+	expect(&(gc){ .spec = "bn; relu; maxpool 2", .c = 2, .h = 4, .w = 4, .n = 2, .eval = true }, KINK);
+	expect(&(gc){ .spec = "bn; relu; maxpool 3 stride=2", .c = 2, .h = 7, .w = 7, .n = 2 }, KINK);
+}

@@ -418,3 +418,55 @@ Test(threads, one_and_two_threads_agree)
 		free(g[r]);
 	free(x);
 }
+
+/* ---- bn; relu; maxpool fused (bn_relu_pool.c) against the three layers ---- */
+
+static void compare_fused(const char *spec, int c, int h, int w, int n, bool training)
+{
+	aug__spec parsed;
+	aug_model *f = NULL, *u = NULL;
+	float *x = fill((size_t)n * c * h * w, 11, -2, 2);
+	int32_t y[16];
+	const float *yf, *yu;
+	size_t np;
+
+	cr_assert_eq(aug__spec_parse(spec, &parsed), AUG_OK);
+	cr_assert_eq(aug__nn_model_build_fused(&f, &parsed, c, h, w, 3, true), AUG_OK);
+	cr_assert_eq(aug__nn_model_build_fused(&u, &parsed, c, h, w, 3, false), AUG_OK);
+	aug__spec_free(&parsed);
+	cr_assert(f->layers[1].fused && f->layers[3].fused_away, "%s did not fuse", spec);
+	cr_assert(!u->layers[1].fused);
+	aug_model_init(f, 5);
+	np = aug_model_num_params(f);
+	for (size_t i = 0; i < np; i++) /* gamma and beta away from 1 and 0 */
+		aug_model_params(f)[i] += 0.1f * (float)((int)(i * 7 % 5) - 2);
+	memcpy(aug_model_params(u), aug_model_params(f), sizeof(float) * np);
+	for (int i = 0; i < n; i++)
+		y[i] = i % 3;
+	aug_model_set_training(f, training);
+	aug_model_set_training(u, training);
+	cr_assert_eq(aug_model_forward(f, x, n, &yf), AUG_OK);
+	cr_assert_eq(aug_model_forward(u, x, n, &yu), AUG_OK);
+	for (int i = 0; i < n * 3; i++)
+		cr_assert_float_eq(yf[i], yu[i], 1e-6 * (1 + fabs(yu[i])), "%s: logit %d", spec, i);
+	cr_assert_eq(aug_model_backward(f, y, 0.1f, NULL), AUG_OK);
+	cr_assert_eq(aug_model_backward(u, y, 0.1f, NULL), AUG_OK);
+	for (size_t i = 0; i < np; i++)
+		cr_assert_float_eq(aug_model_grads(f)[i], aug_model_grads(u)[i],
+				   1e-7 + 1e-5 * fabs(aug_model_grads(u)[i]), "%s: grad %zu: %.9g vs %.9g", spec, i,
+				   aug_model_grads(f)[i], aug_model_grads(u)[i]);
+	for (size_t i = 0; i < aug_model_num_stats(f); i++)
+		cr_assert_eq(aug_model_stats(f)[i], aug_model_stats(u)[i], "%s: stat %zu", spec, i);
+	free(x);
+	aug_model_free(f);
+	aug_model_free(u);
+}
+
+Test(fusion, bn_relu_maxpool_equals_the_three_layers)
+{
+	compare_fused("conv 4 k=3 pad=1; bn; relu; maxpool 2; flatten; linear classes", 2, 8, 8, 6, true);
+	compare_fused("conv 4 k=3 pad=1; bn; relu; maxpool 2; flatten; linear classes", 2, 8, 8, 6, false);
+	/* odd sizes (floor mode) and the general window path */
+	compare_fused("conv 5 k=3; bn; relu; maxpool 2; gap; linear classes", 3, 9, 7, 4, true);
+	compare_fused("conv 3 k=3 pad=1; bn; relu; maxpool 3 stride=2; flatten; linear classes", 2, 9, 9, 5, true);
+}

@@ -13,8 +13,6 @@
  * contiguous run of M values. Sums are taken in double, two passes for the
  * variance.
  */
-#include <math.h>
-
 #include "internal.h"
 
 /* x (C,M) -> out (C,M); saves mean, invstd (C); updates run_mean, run_var */
@@ -26,31 +24,14 @@ void NN(batchnorm_forward_train)(int c, size_t m, real *out, real *mean, real *i
 	for (int ch = 0; ch < c; ch++) {
 		const real *xc = x + (size_t)ch * m;
 		real *oc = out + (size_t)ch * m;
-		double sum = 0, sq = 0, mu, var, is;
 		real scale, shift, rmu;
 
-		/* omp simd: vector lanes, a fixed order, so still deterministic */
-#pragma omp simd reduction(+ : sum)
-		for (size_t i = 0; i < m; i++)
-			sum += xc[i];
-		mu = sum / (double)m;
-#pragma omp simd reduction(+ : sq)
-		for (size_t i = 0; i < m; i++) {
-			double d = xc[i] - mu;
-
-			sq += d * d;
-		}
-		var = sq / (double)m;
-		is = 1.0 / sqrt(var + AUG__BN_EPS);
-		mean[ch] = (real)mu;
-		invstd[ch] = (real)is;
-		run_mean[ch] = (real)((1 - AUG__BN_MOMENTUM) * run_mean[ch] + AUG__BN_MOMENTUM * mu);
-		run_var[ch] = (real)((1 - AUG__BN_MOMENTUM) * run_var[ch] +
-				     AUG__BN_MOMENTUM * (m > 1 ? sq / (double)(m - 1) : var));
+		/* one channel at a time: its values stay in cache for the last pass */
+		NN(bn_channel_stats)(xc, m, &mean[ch], &invstd[ch], &run_mean[ch], &run_var[ch]);
 		/* (x - mean) first: x * scale + shift would cancel when |mean| >> std */
-		scale = (real)(gamma[ch] * is);
+		scale = gamma[ch] * invstd[ch];
 		shift = beta[ch];
-		rmu = (real)mu;
+		rmu = mean[ch];
 #pragma omp simd
 		for (size_t i = 0; i < m; i++)
 			oc[i] = (xc[i] - rmu) * scale + shift;
@@ -66,12 +47,13 @@ void NN(batchnorm_forward_eval)(int c, size_t m, real *out, real *mean, real *in
 		const real *xc = x + (size_t)ch * m;
 		real *oc = out + (size_t)ch * m;
 		double is = 1.0 / sqrt((double)run_var[ch] + AUG__BN_EPS);
-		const real scale = (real)(gamma[ch] * is);
-		const real shift = beta[ch];
 		const real rmu = run_mean[ch];
+		real scale, shift;
 
 		mean[ch] = rmu;
 		invstd[ch] = (real)is;
+		scale = gamma[ch] * invstd[ch];
+		shift = beta[ch];
 		for (size_t i = 0; i < m; i++)
 			oc[i] = (xc[i] - rmu) * scale + shift;
 	}
@@ -146,7 +128,15 @@ static void bn_forward(struct nn_model *m, NN(layer) *l, const real *in, real *o
 	real *stat = m->stats + l->soff[0];
 
 	l->batch_stats = m->training;
-	if (m->training)
+	if (l->fused) {
+		/* relu and maxpool follow (model.c): write the pooled output */
+		NN(layer) *pool = l + 2;
+
+		NN(bn_relu_pool_forward)(c, n, l->in.h, l->in.w, pool->ks, pool->stride, pool->out.h,
+					 pool->out.w, pool->out_buf, pool->argmax, l->mean[0],
+					 l->invstd[0], in, gamma, gamma + c, stat, stat + c,
+					 m->training);
+	} else if (m->training)
 		NN(batchnorm_forward_train)(c, per, out, l->mean[0], l->invstd[0], in, gamma,
 					    gamma + c, stat, stat + c);
 	else
@@ -160,6 +150,16 @@ static void bn_backward(struct nn_model *m, NN(layer) *l, const real *in, const 
 	const int c = l->in.c;
 	real *dgamma = NN(grad)(m, l->poff[0]);
 
+	if (l->fused) {
+		/* dout is the gradient of the pooled output */
+		const NN(layer) *pool = l + 2;
+
+		NN(bn_relu_pool_backward)(c, n, l->in.h, l->in.w, pool->out.h, pool->out.w, din,
+					  dgamma, dgamma + c, dout, pool->out_buf, pool->argmax, in,
+					  l->mean[0], l->invstd[0], NN(param)(m, l->poff[0]),
+					  l->batch_stats);
+		return;
+	}
 	NN(batchnorm_backward)(c, (size_t)n * l->in.h * l->in.w, din, dgamma, dgamma + c, dout, in,
 			       l->mean[0], l->invstd[0], NN(param)(m, l->poff[0]), l->batch_stats);
 }

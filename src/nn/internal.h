@@ -17,6 +17,7 @@
 #ifndef AUG_NN_INTERNAL_H
 #define AUG_NN_INTERNAL_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -198,6 +199,48 @@ void NN(batchnorm_backward)(int c, size_t m, real *din, real *dgamma, real *dbet
 			    const real *dout, const real *x, const real *mean, const real *invstd,
 			    const real *gamma, bool batch_stats);
 
+/* The batch statistics of one channel's M values: mean and 1/sqrt(biased
+ * var + eps) saved, the running statistics moved (batchnorm.c's rule).
+ * Sums in double, in vector lanes (a fixed order: deterministic). */
+static inline void NN(bn_channel_stats)(const real *xc, size_t m, real *mean, real *invstd,
+					real *run_mean, real *run_var)
+{
+	double sum = 0, sq = 0, mu, var;
+
+#pragma omp simd reduction(+ : sum)
+	for (size_t i = 0; i < m; i++)
+		sum += xc[i];
+	mu = sum / (double)m;
+#pragma omp simd reduction(+ : sq)
+	for (size_t i = 0; i < m; i++) {
+		double d = xc[i] - mu;
+
+		sq += d * d;
+	}
+	var = sq / (double)m;
+	*mean = (real)mu;
+	*invstd = (real)(1.0 / sqrt(var + AUG__BN_EPS));
+	*run_mean = (real)((1 - AUG__BN_MOMENTUM) * *run_mean + AUG__BN_MOMENTUM * mu);
+	*run_var = (real)((1 - AUG__BN_MOMENTUM) * *run_var +
+			  AUG__BN_MOMENTUM * (m > 1 ? sq / (double)(m - 1) : var));
+}
+
+/* bn_relu_pool.c. BatchNorm (2d), ReLU and max-pooling as one pass over
+ * each channel, for the conv-bn-relu-maxpool stages of the reference
+ * model: out = maxpool(relu(bn(x))), x (C,N,H,W) -> out (C,N,P,Q) and
+ * argmax, without writing the full-size BatchNorm and ReLU outputs. The
+ * results equal the three layers run one by one (tests compare them).
+ * Backward takes the pooled gradient (and the pooled output, whose sign is
+ * the ReLU's mask at each maximum) and gives din (C,N,H,W). */
+void NN(bn_relu_pool_forward)(int c, int n, int h, int w, int k, int stride, int p, int q,
+			      real *out, int32_t *argmax, real *mean, real *invstd, const real *x,
+			      const real *gamma, const real *beta, real *run_mean, real *run_var,
+			      bool batch_stats);
+void NN(bn_relu_pool_backward)(int c, int n, int h, int w, int p, int q, real *din,
+			       real *dgamma, real *dbeta, const real *dout, const real *out,
+			       const int32_t *argmax, const real *x, const real *mean,
+			       const real *invstd, const real *gamma, bool batch_stats);
+
 /* relu.c. Any layout, `len` elements; out may be in. Backward reads the
  * output: din = dout where out > 0, else 0; din may be dout. */
 void NN(relu_forward)(size_t len, real *out, const real *in);
@@ -304,6 +347,8 @@ struct NN(layer) {
 	aug__shape in, out;
 	size_t in_size, out_size; /* per sample */
 	bool inplace;             /* out aliases the input buffer */
+	bool fused;               /* bn: runs relu and maxpool too (bn_relu_pool.c) */
+	bool fused_away;          /* relu, maxpool: done by the bn before them */
 
 	/* hyper-parameters */
 	aug__conv_geom g[3];      /* conv: g[0]; resblock: conv1, conv2, projection */
@@ -389,6 +434,9 @@ struct nn_model {
 /* model.c, generic. */
 aug_status NN(model_build)(struct nn_model **out, const aug__spec *spec, int c, int h, int w,
 			   int classes);
+/* The same, choosing whether bn-relu-maxpool runs fused (tests compare). */
+aug_status NN(model_build_fused)(struct nn_model **out, const aug__spec *spec, int c, int h,
+				 int w, int classes, bool fuse);
 void NN(model_free)(struct nn_model *m);
 aug_status NN(model_reserve)(struct nn_model *m, int n);
 aug_status NN(model_init)(struct nn_model *m, uint64_t seed);

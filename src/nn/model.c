@@ -9,7 +9,9 @@
  * plan functions, and reallocated only when a larger batch arrives.
  *
  * A layer may write its output over its input (relu, dropout) when the
- * layer that made the input does not read its own output in backward.
+ * layer that made the input does not read its own output in backward. A
+ * 2d `bn; relu; maxpool` runs as one fused layer (bn_relu_pool.c): the bn
+ * does all three and the other two are skipped both ways.
  */
 #include <math.h>
 #include <stdio.h>
@@ -124,6 +126,37 @@ void NN(model_free)(struct nn_model *m)
 aug_status NN(model_build)(struct nn_model **out, const aug__spec *spec, int c, int h, int w,
 			   int classes)
 {
+	return NN(model_build_fused)(out, spec, c, h, w, classes, true);
+}
+
+/* Which layers run fused, and which write over their input. */
+static void plan_fusion(struct nn_model *m, bool fuse)
+{
+	for (int i = 0; fuse && i + 2 < m->nlayers; i++) {
+		NN(layer) *l = &m->layers[i];
+
+		if (l->kind == AUG__L_BN && !l->in.flat && l[1].kind == AUG__L_RELU &&
+		    l[2].kind == AUG__L_MAXPOOL) {
+			l->fused = true;
+			l[1].fused_away = true;
+			l[2].fused_away = true;
+			i += 2;
+		}
+	}
+	for (int i = 1; i < m->nlayers; i++) {
+		NN(layer) *l = &m->layers[i];
+		const NN(layer) *prev = &m->layers[i - 1];
+
+		/* in place when the input's maker does not read its output in
+		 * backward; a fused max-pool's output is the ReLU mask */
+		l->inplace = (l->ops->flags & AUG__INPLACE_OK) && !prev->fused_away &&
+			     !(prev->ops->flags & AUG__NEEDS_OUTPUT);
+	}
+}
+
+aug_status NN(model_build_fused)(struct nn_model **out, const aug__spec *spec, int c, int h,
+				 int w, int classes, bool fuse)
+{
 	struct nn_model *m;
 	aug__shape cur = { c, h, w, false };
 	aug_status st = AUG_OK;
@@ -173,11 +206,9 @@ aug_status NN(model_build)(struct nn_model **out, const aug__spec *spec, int c, 
 				       l->out.w);
 			goto fail;
 		}
-		/* in place when the input's maker does not read its output */
-		l->inplace = i > 0 && (l->ops->flags & AUG__INPLACE_OK) &&
-			     !(m->layers[i - 1].ops->flags & AUG__NEEDS_OUTPUT);
 		cur = l->out;
 	}
+	plan_fusion(m, fuse);
 	m->out = cur;
 	m->out_size = aug__shape_size(cur);
 	if (classes > 0 && (!cur.flat || cur.c != classes)) {
@@ -226,7 +257,10 @@ static void lay_out(struct nn_model *m, int n, aug__arena *a, size_t *col_size)
 	for (int i = 0; i < m->nlayers; i++) {
 		NN(layer) *l = &m->layers[i];
 
-		l->out_buf = l->inplace ? prev : aug__arena_take(a, sizeof(real) * l->out_size * n);
+		if (l->fused || (l->fused_away && l->kind == AUG__L_RELU))
+			l->out_buf = NULL; /* never stored: see bn_relu_pool.c */
+		else
+			l->out_buf = l->inplace ? prev : aug__arena_take(a, sizeof(real) * l->out_size * n);
 		if (l->ops->plan)
 			l->ops->plan(m, l, n, a);
 		if (l->ops->col_size) {
@@ -395,7 +429,8 @@ aug_status NN(model_forward)(struct nn_model *m, const real *input, int n, const
 	for (int i = 0; i < m->nlayers; i++) {
 		NN(layer) *l = &m->layers[i];
 
-		l->ops->forward(m, l, cur, l->out_buf, n);
+		if (!l->fused_away)
+			l->ops->forward(m, l, cur, l->out_buf, n);
 		cur = l->out_buf;
 	}
 	to_sample_major(n, m->out.c, (size_t)m->out.h * m->out.w, m->output, cur);
@@ -422,6 +457,8 @@ aug_status NN(model_backward_output)(struct nn_model *m, const real *doutput)
 		const real *in = i ? m->layers[i - 1].out_buf : m->input;
 		real *din = i == 0 && !m->want_input_grad ? NULL : m->gbuf[!which];
 
+		if (l->fused_away)
+			continue; /* the fused bn before it takes this gradient */
 		l->ops->backward(m, l, in, l->out_buf, g, din, n);
 		g = din;
 		which = !which;
