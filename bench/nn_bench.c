@@ -148,7 +148,7 @@ int main(int argc, char **argv)
 		} else if (v && !strcmp(a, "--input") && sscanf(v, "%dx%dx%d", &c, &h, &w) == 3) {
 			i++;
 		} else {
-			fprintf(stderr, "nn_bench: bad argument %s (see the comment in bench/nn_bench.c)\n", a);
+			fprintf(stderr, "nn_bench: bad argument %s (see bench/nn_bench.c)\n", a);
 			return 2;
 		}
 	}

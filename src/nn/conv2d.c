@@ -182,7 +182,8 @@ void NN(conv2d_backward)(const aug__conv_geom *g, int n, int nb, real *din, real
 		nn_gemm(false, true, g->k, crs, cols, 1, dchunk, ldo, col, cols, 1, dweight, crs);
 		if (din) {
 			/* col (CRS, cols) = weight^T (CRS, K) x dout (K, cols) */
-			nn_gemm(true, false, crs, cols, g->k, 1, weight, crs, dchunk, ldo, 0, col, cols);
+			nn_gemm(true, false, crs, cols, g->k, 1, weight, crs, dchunk, ldo, 0, col,
+				cols);
 			NN(col2im)(g, n, n0, cur, col, din);
 		}
 	}
@@ -232,15 +233,19 @@ static size_t conv_col_size(const NN(layer) *l, int n, size_t budget)
 
 static void conv_forward(struct nn_model *m, NN(layer) *l, const real *in, real *out, int n)
 {
-	NN(conv2d_forward)(&l->g[0], n, aug__conv_chunk(&l->g[0], n, m->col_budget), out, in, NN(param)(m, l->poff[0]), NN(param)(m, l->poff[1]),
-			   m->col);
+	const int nb = aug__conv_chunk(&l->g[0], n, m->col_budget);
+
+	NN(conv2d_forward)(&l->g[0], n, nb, out, in, NN(param)(m, l->poff[0]),
+			   NN(param)(m, l->poff[1]), m->col);
 }
 
 static void conv_backward(struct nn_model *m, NN(layer) *l, const real *in, const real *out,
 			  const real *dout, real *din, int n)
 {
-	NN(conv2d_backward)(&l->g[0], n, aug__conv_chunk(&l->g[0], n, m->col_budget), din, NN(grad)(m, l->poff[0]), NN(grad)(m, l->poff[1]), dout,
-			    in, NN(param)(m, l->poff[0]), m->col);
+	const int nb = aug__conv_chunk(&l->g[0], n, m->col_budget);
+
+	NN(conv2d_backward)(&l->g[0], n, nb, din, NN(grad)(m, l->poff[0]), NN(grad)(m, l->poff[1]),
+			    dout, in, NN(param)(m, l->poff[0]), m->col);
 }
 
 const NN(layer_ops) NN(conv_ops) = {

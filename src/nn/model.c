@@ -260,7 +260,8 @@ static void lay_out(struct nn_model *m, int n, aug__arena *a, size_t *col_size)
 		if (l->fused || (l->fused_away && l->kind == AUG__L_RELU))
 			l->out_buf = NULL; /* never stored: see bn_relu_pool.c */
 		else
-			l->out_buf = l->inplace ? prev : aug__arena_take(a, sizeof(real) * l->out_size * n);
+			l->out_buf = l->inplace ? prev
+						: aug__arena_take(a, sizeof(real) * l->out_size * n);
 		if (l->ops->plan)
 			l->ops->plan(m, l, n, a);
 		if (l->ops->col_size) {
@@ -416,7 +417,8 @@ aug_status NN(model_forward)(struct nn_model *m, const real *input, int n, const
 	if (output)
 		*output = NULL;
 	if (!input || n < 1)
-		return aug__fail(AUG_EINVAL, "aug_model_forward", "%s", !input ? "input is NULL" : "batch < 1");
+		return aug__fail(AUG_EINVAL, "aug_model_forward", "%s",
+				 !input ? "input is NULL" : "batch < 1");
 	st = check_batch(m, n);
 	if (!st)
 		st = NN(model_reserve)(m, n);
@@ -449,7 +451,8 @@ aug_status NN(model_backward_output)(struct nn_model *m, const real *doutput)
 	real *g;
 
 	if (!n)
-		return aug__fail(AUG_ESTATE, "aug_model_backward", "no forward pass to go back through");
+		return aug__fail(AUG_ESTATE, "aug_model_backward",
+				 "no forward pass to go back through");
 	g = m->gbuf[0];
 	to_channel_major(n, m->out.c, (size_t)m->out.h * m->out.w, g, doutput);
 	for (int i = m->nlayers - 1; i >= 0; i--) {

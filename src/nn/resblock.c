@@ -32,7 +32,8 @@ static aug_status resblock_setup(struct nn_model *m, NN(layer) *l, const aug__la
 
 	if (l->in.flat)
 		return aug__fail(AUG_ESPEC, "aug_model_parse",
-				 "line %d:%d: resblock needs an image-shaped input, got %d flat features",
+				 "line %d:%d: resblock needs an image-shaped input, "
+				 "got %d flat features",
 				 d->line, d->col, l->in.c);
 	l->g[0] = (aug__conv_geom){ l->in.c, l->in.h, l->in.w, cout,
 				    aug__out_size(l->in.h, 3, stride, 1),
@@ -146,7 +147,8 @@ static void resblock_forward(struct nn_model *m, NN(layer) *l, const real *in, r
 		l->branch_scale = 1 / l->p;
 	}
 	if (l->proj) {
-		NN(conv2d_forward)(&l->g[2], n, CHUNK(2), b[RB_AP], in, NN(param)(m, l->poff[RB_WP]), NULL, m->col);
+		NN(conv2d_forward)(&l->g[2], n, CHUNK(2), b[RB_AP], in, NN(param)(m, l->poff[RB_WP]),
+				   NULL, m->col);
 		bn_fwd(m, l, 2, RB_GPW, per, b[RB_BP], b[RB_AP]);
 		s = b[RB_BP];
 	}
@@ -154,11 +156,12 @@ static void resblock_forward(struct nn_model *m, NN(layer) *l, const real *in, r
 		NN(relu_forward)(on, out, s);
 		return;
 	}
-	NN(conv2d_forward)(&l->g[0], n, CHUNK(0), b[RB_A1], in, NN(param)(m, l->poff[RB_W1]), NULL, m->col);
+	NN(conv2d_forward)(&l->g[0], n, CHUNK(0), b[RB_A1], in, NN(param)(m, l->poff[RB_W1]), NULL,
+			   m->col);
 	bn_fwd(m, l, 0, RB_G1W, per, b[RB_R1], b[RB_A1]);
 	NN(relu_forward)(on, b[RB_R1], b[RB_R1]);
-	NN(conv2d_forward)(&l->g[1], n, CHUNK(1), b[RB_A2], b[RB_R1], NN(param)(m, l->poff[RB_W2]), NULL,
-			   m->col);
+	NN(conv2d_forward)(&l->g[1], n, CHUNK(1), b[RB_A2], b[RB_R1], NN(param)(m, l->poff[RB_W2]),
+			   NULL, m->col);
 	bn_fwd(m, l, 1, RB_G2W, per, b[RB_B2], b[RB_A2]);
 	{
 		const real scale = (real)l->branch_scale;
@@ -191,12 +194,12 @@ static void resblock_backward(struct nn_model *m, NN(layer) *l, const real *in, 
 		for (size_t i = 0; i < on; i++)
 			g1[i] = g0[i] * scale;
 		bn_bwd(m, l, 1, RB_G2W, per, g1, g1, b[RB_A2]);
-		NN(conv2d_backward)(&l->g[1], n, CHUNK(1), g2, NN(grad)(m, l->poff[RB_W2]), NULL, g1, b[RB_R1],
-				    NN(param)(m, l->poff[RB_W2]), m->col);
+		NN(conv2d_backward)(&l->g[1], n, CHUNK(1), g2, NN(grad)(m, l->poff[RB_W2]), NULL, g1,
+				    b[RB_R1], NN(param)(m, l->poff[RB_W2]), m->col);
 		NN(relu_backward)(on, g2, g2, b[RB_R1]);
 		bn_bwd(m, l, 0, RB_G1W, per, g2, g2, b[RB_A1]);
-		NN(conv2d_backward)(&l->g[0], n, CHUNK(0), din, NN(grad)(m, l->poff[RB_W1]), NULL, g2, in,
-				    NN(param)(m, l->poff[RB_W1]), m->col);
+		NN(conv2d_backward)(&l->g[0], n, CHUNK(0), din, NN(grad)(m, l->poff[RB_W1]), NULL,
+				    g2, in, NN(param)(m, l->poff[RB_W1]), m->col);
 	}
 	if (l->proj) {
 		/* the shortcut's input gradient goes straight to din when the
@@ -204,8 +207,8 @@ static void resblock_backward(struct nn_model *m, NN(layer) *l, const real *in, 
 		real *dsc = din && !l->dropped ? b[RB_GIN] : din;
 
 		bn_bwd(m, l, 2, RB_GPW, per, g0, g0, b[RB_AP]);
-		NN(conv2d_backward)(&l->g[2], n, CHUNK(2), dsc, NN(grad)(m, l->poff[RB_WP]), NULL, g0, in,
-				    NN(param)(m, l->poff[RB_WP]), m->col);
+		NN(conv2d_backward)(&l->g[2], n, CHUNK(2), dsc, NN(grad)(m, l->poff[RB_WP]), NULL,
+				    g0, in, NN(param)(m, l->poff[RB_WP]), m->col);
 		if (din && !l->dropped) {
 #pragma omp parallel for schedule(static)
 			for (size_t i = 0; i < inn; i++)

@@ -40,7 +40,8 @@ typedef struct layer_def {
 /* Indexed by aug__layer_kind; parameter order by the AUG__*_ slot enums. */
 static const layer_def catalogue[AUG__L_COUNT] = {
 	[AUG__L_CONV] = { "conv", 5, {
-		{ "out", P_INT, true, true, 0, 1, 65536, false, "the number of output channels, as in 'conv 32'" },
+		{ "out", P_INT, true, true, 0, 1, 65536, false,
+		  "the number of output channels, as in 'conv 32'" },
 		{ "k", P_INT, false, false, 3, 1, 64, false, NULL },
 		{ "stride", P_INT, false, false, 1, 1, 64, false, NULL },
 		{ "pad", P_INT, false, false, 0, 0, 64, false, NULL },
@@ -55,13 +56,15 @@ static const layer_def catalogue[AUG__L_COUNT] = {
 		{ "stride", P_INT, false, false, 0, 1, 64, false, NULL } } },
 	[AUG__L_GAP] = { "gap", 0, { { 0 } } },
 	[AUG__L_LINEAR] = { "linear", 2, {
-		{ "out", P_INT, true, true, 0, 1, 1 << 20, false, "the number of outputs, as in 'linear 128' or 'linear classes'" },
+		{ "out", P_INT, true, true, 0, 1, 1 << 20, false,
+		  "the number of outputs, as in 'linear 128' or 'linear classes'" },
 		{ "bias", P_BOOL, false, false, 1, 0, 1, false, NULL } } },
 	[AUG__L_FLATTEN] = { "flatten", 0, { { 0 } } },
 	[AUG__L_DROPOUT] = { "dropout", 1, {
 		{ "p", P_REAL, true, false, 0.5, 0, 1, true, NULL } } },
 	[AUG__L_RESBLOCK] = { "resblock", 3, {
-		{ "out", P_INT, true, true, 0, 1, 65536, false, "the number of output channels, as in 'resblock 64'" },
+		{ "out", P_INT, true, true, 0, 1, 65536, false,
+		  "the number of output channels, as in 'resblock 64'" },
 		{ "stride", P_INT, false, false, 1, 1, 8, false, NULL },
 		{ "survive", P_REAL, false, false, 1, 0, 1, false, NULL } } },
 };
@@ -267,13 +270,14 @@ static aug_status parse_item(const token *toks, int ntok, aug__layer_desc *d)
 				sug = nearest(tk->s, klen, names, ld->nparams);
 				if (ld->nparams == 0)
 					return aug__fail(AUG_ESPEC, "aug_model_parse",
-							 "line %d:%d: %s takes no parameters, got '%.*s'",
-							 tk->line, tk->col, ld->name, (int)klen, tk->s);
+							 "line %d:%d: %s takes no parameters, "
+							 "got '%.*s'", tk->line, tk->col, ld->name,
+							 (int)klen, tk->s);
 				if (sug)
 					return aug__fail(AUG_ESPEC, "aug_model_parse",
-							 "line %d:%d: unknown parameter '%.*s' for %s; "
-							 "did you mean '%s'?",
-							 tk->line, tk->col, (int)klen, tk->s, ld->name, sug);
+							 "line %d:%d: unknown parameter '%.*s' for "
+							 "%s; did you mean '%s'?", tk->line, tk->col,
+							 (int)klen, tk->s, ld->name, sug);
 				return aug__fail(AUG_ESPEC, "aug_model_parse",
 						 "line %d:%d: unknown parameter '%.*s' for %s",
 						 tk->line, tk->col, (int)klen, tk->s, ld->name);
@@ -387,15 +391,16 @@ aug_status aug__spec_parse(const char *text, aug__spec *out)
 			}
 			if (ntok == MAX_TOKENS) {
 				st = aug__fail(AUG_ESPEC, "aug_model_parse",
-					       "line %d:%d: too many values for one layer", line, start);
+					       "line %d:%d: too many values for one layer", line,
+					       start);
 				goto fail;
 			}
 			toks[ntok++] = (token){ s, (size_t)(p - s), line, start };
 		}
 	}
 	if (count == 0) {
-		st = aug__fail(AUG_ESPEC, "aug_model_parse", "line %d:%d: expected a layer; the spec is empty",
-			       line, col);
+		st = aug__fail(AUG_ESPEC, "aug_model_parse",
+			       "line %d:%d: expected a layer; the spec is empty", line, col);
 		goto fail;
 	}
 	out->layers = layers;
