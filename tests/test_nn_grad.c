@@ -47,6 +47,7 @@ typedef struct gc {
 	bool eval;         /* evaluation mode (BatchNorm running statistics) */
 	uint64_t step;     /* the step whose dropout/stochastic-depth draws are used */
 	size_t col_budget; /* 0: the default */
+	bool unsliced;     /* one weight-gradient GEMM even for small weights */
 } gc;
 
 typedef struct gc_out {
@@ -82,6 +83,8 @@ static struct aug__nnd_model *build(const gc *g)
 	aug__spec_free(&spec);
 	if (g->col_budget)
 		m->col_budget = g->col_budget;
+	if (g->unsliced)
+		m->dw_small = 0;
 	return m;
 }
 
@@ -212,6 +215,20 @@ Test(gradcheck, conv_bias_stride_pad)
 	expect(&(gc){ .spec = "conv 3 k=1", .c = 2, .h = 3, .w = 4, .n = 2 }, SMOOTH);       /* pointwise: no im2col */
 	expect(&(gc){ .spec = "conv 2 k=1 stride=2", .c = 2, .h = 5, .w = 5, .n = 2 }, SMOOTH); /* strided 1x1 */
 	expect(&(gc){ .spec = "conv 2 k=5 pad=3", .c = 1, .h = 4, .w = 4, .n = 2 }, SMOOTH);  /* padding wider than half */
+}
+
+Test(gradcheck, conv_weight_gradient_sliced_or_not)
+{
+	/* weights this small are sliced (AUG__DW_SMALL); check the one-GEMM
+	 * path too, on a 1x1 and a 3x3 convolution and through a resblock */
+	expect(&(gc){ .spec = "conv 3 k=3 pad=1", .c = 2, .h = 5, .w = 5, .n = 2, .unsliced = true },
+	       SMOOTH);
+	expect(&(gc){ .spec = "conv 3 k=1", .c = 2, .h = 3, .w = 4, .n = 2, .unsliced = true }, SMOOTH);
+	expect(&(gc){ .spec = "resblock 3 stride=2", .c = 2, .h = 5, .w = 5, .n = 2, .unsliced = true },
+	       KINK);
+	expect(&(gc){ .spec = "conv 2 k=3 pad=1", .c = 2, .h = 5, .w = 5, .n = 3, .col_budget = 1,
+		      .unsliced = true },
+	       SMOOTH);
 }
 
 Test(gradcheck, conv_in_chunks_of_images)

@@ -470,3 +470,37 @@ Test(fusion, bn_relu_maxpool_equals_the_three_layers)
 	compare_fused("conv 5 k=3; bn; relu; maxpool 2; gap; linear classes", 3, 9, 7, 4, true);
 	compare_fused("conv 3 k=3 pad=1; bn; relu; maxpool 3 stride=2; flatten; linear classes", 2, 9, 9, 5, true);
 }
+
+/* Small weight gradients are summed over column slices (AUG__DW_SMALL):
+ * the same as one GEMM to rounding, and the same bits whatever the thread
+ * count. */
+Test(conv, sliced_weight_gradient_agrees_and_ignores_threads)
+{
+	const int n = 16;
+	float *x = fill((size_t)n * 2 * 20 * 20, 12, -1, 1);
+	float *g[3];
+	const size_t np = 8 * 2 * 9 + 8;
+
+	for (int r = 0; r < 3; r++) {
+		aug_model *m = parse("conv 8 k=3 pad=1; gap; linear classes", 2, 20, 20, 8);
+		int32_t y[16];
+
+		for (int i = 0; i < n; i++)
+			y[i] = i % 8;
+		if (r == 2)
+			m->dw_small = 0;
+		omp_set_num_threads(r == 1 ? 1 : 2);
+		aug_model_init(m, 4);
+		cr_assert_eq(aug_model_forward(m, x, n, NULL), AUG_OK);
+		cr_assert_eq(aug_model_backward(m, y, 0, NULL), AUG_OK);
+		g[r] = malloc(sizeof(float) * np);
+		memcpy(g[r], aug_model_grads(m), sizeof(float) * np);
+		aug_model_free(m);
+	}
+	cr_assert_eq(memcmp(g[0], g[1], sizeof(float) * np), 0, "sliced sums depend on threads");
+	for (size_t i = 0; i < np; i++)
+		cr_assert_float_eq(g[0][i], g[2][i], 1e-6 + 1e-5 * fabs(g[2][i]), "param %zu", i);
+	for (int r = 0; r < 3; r++)
+		free(g[r]);
+	free(x);
+}

@@ -144,10 +144,45 @@ void NN(conv2d_forward)(const aug__conv_geom *g, int n, int nb, real *out, const
 	}
 }
 
+/* dweight (K, CRS) += dout (K, cols) x colm^T (cols, CRS); part: NULL, or
+ * room for AUG__DW_SLICES partial sums (see AUG__DW_SMALL) */
+static void dweight_gemm(int k, int crs, int cols, const real *dout, int ldd, const real *colm,
+			 int ldc, real *dweight, real *part)
+{
+	const int per = (cols + AUG__DW_SLICES - 1) / AUG__DW_SLICES;
+	const size_t kc = (size_t)k * crs;
+
+	if (!part) {
+		nn_gemm(false, true, k, crs, cols, 1, dout, ldd, colm, ldc, 1, dweight, crs);
+		return;
+	}
+	/* inside a parallel region each GEMM runs on its own thread */
+#pragma omp parallel for schedule(static)
+	for (int s = 0; s < AUG__DW_SLICES; s++) {
+		const int c0 = s * per;
+		const int len = cols - c0 < per ? cols - c0 : per;
+
+		if (len <= 0) {
+			memset(part + s * kc, 0, sizeof(real) * kc);
+			continue;
+		}
+		nn_gemm(false, true, k, crs, len, 1, dout + c0, ldd, colm + c0, ldc, 0, part + s * kc,
+			crs);
+	}
+#pragma omp parallel for schedule(static)
+	for (size_t i = 0; i < kc; i++) {
+		real acc = 0;
+
+		for (int s = 0; s < AUG__DW_SLICES; s++)
+			acc += part[s * kc + i];
+		dweight[i] += acc;
+	}
+}
+
 /* dout (K,N,P,Q) -> dweight (K,C,R,S) +=, dbias (K) +=, din (C,N,H,W) = */
 void NN(conv2d_backward)(const aug__conv_geom *g, int n, int nb, real *din, real *dweight,
 			 real *dbias, const real *dout, const real *in, const real *weight,
-			 real *col)
+			 real *col, real *part)
 {
 	const int crs = g->c * g->ks * g->ks;
 	const size_t pq = (size_t)g->p * g->q;
@@ -167,7 +202,7 @@ void NN(conv2d_backward)(const aug__conv_geom *g, int n, int nb, real *din, real
 	}
 	if (aug__conv_is_pointwise(g)) {
 		/* dweight (K,C) += dout (K, NPQ) x in^T (NPQ, C) */
-		nn_gemm(false, true, g->k, g->c, ldo, 1, dout, ldo, in, ldo, 1, dweight, crs);
+		dweight_gemm(g->k, crs, ldo, dout, ldo, in, ldo, dweight, part);
 		if (din)
 			nn_gemm(true, false, g->c, ldo, g->k, 1, weight, crs, dout, ldo, 0, din, ldo);
 		return;
@@ -178,8 +213,7 @@ void NN(conv2d_backward)(const aug__conv_geom *g, int n, int nb, real *din, real
 		const real *dchunk = dout + (size_t)n0 * pq;
 
 		NN(im2col)(g, n, n0, cur, in, col);
-		/* dweight (K, CRS) += dout (K, cols) x col^T (cols, CRS) */
-		nn_gemm(false, true, g->k, crs, cols, 1, dchunk, ldo, col, cols, 1, dweight, crs);
+		dweight_gemm(g->k, crs, cols, dchunk, ldo, col, cols, dweight, part);
 		if (din) {
 			/* col (CRS, cols) = weight^T (CRS, K) x dout (K, cols) */
 			nn_gemm(true, false, crs, cols, g->k, 1, weight, crs, dchunk, ldo, 0, col,
@@ -226,9 +260,16 @@ static aug_status conv_setup(struct nn_model *m, NN(layer) *l, const aug__layer_
 	return st;
 }
 
-static size_t conv_col_size(const NN(layer) *l, int n, size_t budget)
+real *NN(conv_part)(const struct nn_model *m, const aug__conv_geom *g, int n)
 {
-	return aug__conv_col_size(&l->g[0], n, budget);
+	const size_t kcrs = (size_t)g->k * g->c * g->ks * g->ks;
+
+	return kcrs <= m->dw_small ? m->col + aug__conv_cols(g, n, m->col_budget) : NULL;
+}
+
+static size_t conv_col_size(const struct nn_model *m, const NN(layer) *l, int n)
+{
+	return aug__conv_col_size(&l->g[0], n, m->col_budget, m->dw_small);
 }
 
 static void conv_forward(struct nn_model *m, NN(layer) *l, const real *in, real *out, int n)
@@ -245,7 +286,8 @@ static void conv_backward(struct nn_model *m, NN(layer) *l, const real *in, cons
 	const int nb = aug__conv_chunk(&l->g[0], n, m->col_budget);
 
 	NN(conv2d_backward)(&l->g[0], n, nb, din, NN(grad)(m, l->poff[0]), NN(grad)(m, l->poff[1]),
-			    dout, in, NN(param)(m, l->poff[0]), m->col);
+			    dout, in, NN(param)(m, l->poff[0]), m->col,
+			    NN(conv_part)(m, &l->g[0], n));
 }
 
 const NN(layer_ops) NN(conv_ops) = {

@@ -144,11 +144,32 @@ static inline int aug__conv_chunk(const aug__conv_geom *g, int n, size_t budget)
 	return nb > (size_t)n ? n : (int)nb;
 }
 
-static inline size_t aug__conv_col_size(const aug__conv_geom *g, int n, size_t budget)
+/* A weight gradient this small (K*C*R*S values) against thousands of
+ * columns is a GEMM with a tiny output and a huge inner dimension, which
+ * OpenBLAS splits across threads badly (the first conv of the reference
+ * model: 32 x 9 outputs over N*784 columns ran slower on 2 threads than on
+ * 1). Such products are cut into AUG__DW_SLICES column slices instead, one
+ * single-threaded GEMM each into its own partial sum, added in slice order:
+ * the result does not depend on the thread count. */
+#define AUG__DW_SMALL 8192
+#define AUG__DW_SLICES 8
+
+/* Elements of the columns of one chunk of images (none when pointwise). */
+static inline size_t aug__conv_cols(const aug__conv_geom *g, int n, size_t budget)
 {
 	if (aug__conv_is_pointwise(g))
 		return 0;
 	return (size_t)g->c * g->ks * g->ks * g->p * g->q * (size_t)aug__conv_chunk(g, n, budget);
+}
+
+/* Workspace of a convolution: the columns, then the partial weight
+ * gradients when they are sliced (weights of at most dw_small values). */
+static inline size_t aug__conv_col_size(const aug__conv_geom *g, int n, size_t budget,
+					size_t dw_small)
+{
+	const size_t kcrs = (size_t)g->k * g->c * g->ks * g->ks;
+
+	return aug__conv_cols(g, n, budget) + (kcrs <= dw_small ? AUG__DW_SLICES * kcrs : 0);
 }
 
 /* ---- the generic half ---------------------------------------------------- */
@@ -177,10 +198,11 @@ void NN(col2im)(const aug__conv_geom *g, int n, int n0, int nb, const real *col,
 void NN(conv2d_forward)(const aug__conv_geom *g, int n, int nb, real *out, const real *in,
 			const real *weight, const real *bias, real *col);
 /* dout (K,N,P,Q) -> dweight (K,C,R,S) +=, dbias (K) += (NULL: none),
- * din (C,N,H,W) overwritten (NULL: not wanted). */
+ * din (C,N,H,W) overwritten (NULL: not wanted). part: NULL, or room for
+ * AUG__DW_SLICES partial weight gradients to slice the weight GEMM. */
 void NN(conv2d_backward)(const aug__conv_geom *g, int n, int nb, real *din, real *dweight,
 			 real *dbias, const real *dout, const real *in, const real *weight,
-			 real *col);
+			 real *col, real *part);
 
 /* batchnorm.c. x (C,M) with M = N*H*W (2d) or N (1d); gamma, beta (C).
  * Training: normalise with the batch mean and biased variance, save mean
@@ -329,7 +351,7 @@ typedef struct NN(layer_ops) {
 	/* Take the per-batch buffers for batches of n. */
 	void (*plan)(struct nn_model *m, NN(layer) *l, int n, aug__arena *a);
 	/* Column workspace needed for a batch of n (shared by all layers). */
-	size_t (*col_size)(const NN(layer) *l, int n, size_t budget);
+	size_t (*col_size)(const struct nn_model *m, const NN(layer) *l, int n);
 	void (*forward)(struct nn_model *m, NN(layer) *l, const real *in, real *out, int n);
 	/* din is NULL when the input's gradient is not wanted; din != dout. */
 	void (*backward)(struct nn_model *m, NN(layer) *l, const real *in, const real *out,
@@ -423,6 +445,7 @@ struct nn_model {
 	real *col;           /* im2col columns, shared */
 	size_t col_size;
 	size_t col_budget;   /* AUG__COL_BUDGET; tests lower it to force chunks */
+	size_t dw_small;     /* AUG__DW_SMALL; tests set 0 to unslice */
 	real *output;        /* (N, outputs), the user's layout */
 	real *probs;         /* (N, outputs) */
 	real *dinput;        /* (N,C,H,W) when want_input_grad */
@@ -453,6 +476,10 @@ aug_status NN(model_add_param)(struct nn_model *m, const NN(layer) *l, const cha
 			       aug_tensor_kind kind, int ndim, const int *shape, size_t *offset);
 aug_status NN(model_add_bn)(struct nn_model *m, const NN(layer) *l, const char *prefix, int c,
 			    size_t *gamma, size_t *stat);
+
+/* A convolution's `part` for conv2d_backward: sliced when its weight has
+ * at most m->dw_small values (conv2d.c). */
+real *NN(conv_part)(const struct nn_model *m, const aug__conv_geom *g, int n);
 
 /* Parameter pointers (NULL for an absent tensor). */
 static inline real *NN(param)(struct nn_model *m, size_t off)

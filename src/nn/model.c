@@ -170,6 +170,7 @@ aug_status NN(model_build_fused)(struct nn_model **out, const aug__spec *spec, i
 	m->classes = classes;
 	m->training = true;
 	m->col_budget = AUG__COL_BUDGET;
+	m->dw_small = AUG__DW_SMALL;
 	m->spec.count = spec->count;
 	m->spec.layers = malloc(sizeof(*spec->layers) * spec->count);
 	m->layers = calloc((size_t)spec->count, sizeof(*m->layers));
@@ -265,7 +266,7 @@ static void lay_out(struct nn_model *m, int n, aug__arena *a, size_t *col_size)
 		if (l->ops->plan)
 			l->ops->plan(m, l, n, a);
 		if (l->ops->col_size) {
-			size_t cs = l->ops->col_size(l, n, m->col_budget);
+			size_t cs = l->ops->col_size(m, l, n);
 
 			if (cs > *col_size)
 				*col_size = cs;

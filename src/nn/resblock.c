@@ -90,11 +90,11 @@ static void resblock_plan(struct nn_model *m, NN(layer) *l, int n, aug__arena *a
 	}
 }
 
-static size_t resblock_col_size(const NN(layer) *l, int n, size_t budget)
+static size_t resblock_col_size(const struct nn_model *m, const NN(layer) *l, int n)
 {
-	size_t c = aug__conv_col_size(&l->g[0], n, budget);
-	size_t c1 = aug__conv_col_size(&l->g[1], n, budget);
-	size_t c2 = l->proj ? aug__conv_col_size(&l->g[2], n, budget) : 0;
+	size_t c = aug__conv_col_size(&l->g[0], n, m->col_budget, m->dw_small);
+	size_t c1 = aug__conv_col_size(&l->g[1], n, m->col_budget, m->dw_small);
+	size_t c2 = l->proj ? aug__conv_col_size(&l->g[2], n, m->col_budget, m->dw_small) : 0;
 
 	if (c1 > c)
 		c = c1;
@@ -102,6 +102,7 @@ static size_t resblock_col_size(const NN(layer) *l, int n, size_t budget)
 }
 
 #define CHUNK(i) aug__conv_chunk(&l->g[i], n, m->col_budget)
+#define PART(i) NN(conv_part)(m, &l->g[i], n)
 
 /* x -> BatchNorm number `i` of the block, whose gamma is at poff[slot] */
 static void bn_fwd(struct nn_model *m, NN(layer) *l, int i, int slot, size_t per, real *out,
@@ -195,11 +196,11 @@ static void resblock_backward(struct nn_model *m, NN(layer) *l, const real *in, 
 			g1[i] = g0[i] * scale;
 		bn_bwd(m, l, 1, RB_G2W, per, g1, g1, b[RB_A2]);
 		NN(conv2d_backward)(&l->g[1], n, CHUNK(1), g2, NN(grad)(m, l->poff[RB_W2]), NULL, g1,
-				    b[RB_R1], NN(param)(m, l->poff[RB_W2]), m->col);
+				    b[RB_R1], NN(param)(m, l->poff[RB_W2]), m->col, PART(1));
 		NN(relu_backward)(on, g2, g2, b[RB_R1]);
 		bn_bwd(m, l, 0, RB_G1W, per, g2, g2, b[RB_A1]);
 		NN(conv2d_backward)(&l->g[0], n, CHUNK(0), din, NN(grad)(m, l->poff[RB_W1]), NULL,
-				    g2, in, NN(param)(m, l->poff[RB_W1]), m->col);
+				    g2, in, NN(param)(m, l->poff[RB_W1]), m->col, PART(0));
 	}
 	if (l->proj) {
 		/* the shortcut's input gradient goes straight to din when the
@@ -208,7 +209,7 @@ static void resblock_backward(struct nn_model *m, NN(layer) *l, const real *in, 
 
 		bn_bwd(m, l, 2, RB_GPW, per, g0, g0, b[RB_AP]);
 		NN(conv2d_backward)(&l->g[2], n, CHUNK(2), dsc, NN(grad)(m, l->poff[RB_WP]), NULL,
-				    g0, in, NN(param)(m, l->poff[RB_WP]), m->col);
+				    g0, in, NN(param)(m, l->poff[RB_WP]), m->col, PART(2));
 		if (din && !l->dropped) {
 #pragma omp parallel for schedule(static)
 			for (size_t i = 0; i < inn; i++)
