@@ -338,10 +338,10 @@ static inline void *aug__arena_take(aug__arena *a, size_t bytes)
 	return p;
 }
 
-/* A resblock's sub-buffers; see resblock.c. */
-enum { RB_A1, RB_R1, RB_A2, RB_B2, RB_AP, RB_BP, RB_G0, RB_G1, RB_G2, RB_GIN, RB_NBUF };
-/* Resblock parameter slots. */
-enum { RB_W1, RB_G1W, RB_B1W, RB_W2, RB_G2W, RB_B2W, RB_WP, RB_GPW, RB_BPW, RB_NPARAM };
+/* Room in a layer for per-batch buffers and parameter offsets: a resblock
+ * needs the most (resblock.c names the slots). */
+#define AUG__LAYER_BUFS 10
+#define AUG__LAYER_PARAMS 9
 
 typedef struct NN(layer) NN(layer);
 
@@ -381,12 +381,12 @@ struct NN(layer) {
 
 	/* offsets into the parameter buffer ((size_t)-1: absent) and into the
 	 * statistics buffer (one per BatchNorm: mean, then var at + C) */
-	size_t poff[RB_NPARAM];
+	size_t poff[AUG__LAYER_PARAMS];
 	size_t soff[3];
 
 	/* per batch, from the model's arena */
 	real *out_buf;
-	real *buf[RB_NBUF];
+	real *buf[AUG__LAYER_BUFS];
 	real *mean[3], *invstd[3];
 	int32_t *argmax;
 	uint8_t *keep;

@@ -192,7 +192,7 @@ aug_status NN(model_build_fused)(struct nn_model **out, const aug__spec *spec, i
 		l->ops = NN(layer_ops_table)[d->kind];
 		l->in = cur;
 		l->in_size = aug__shape_size(cur);
-		for (int k = 0; k < RB_NPARAM; k++)
+		for (int k = 0; k < AUG__LAYER_PARAMS; k++)
 			l->poff[k] = (size_t)-1;
 		for (int k = 0; k < 3; k++)
 			l->soff[k] = (size_t)-1;

@@ -19,6 +19,14 @@
  */
 #include "internal.h"
 
+/* Per-batch buffers: conv1 out, bn1/relu out, conv2 out, bn2 out, the
+ * projection's conv and bn outputs, then backward's scratch. */
+enum { RB_A1, RB_R1, RB_A2, RB_B2, RB_AP, RB_BP, RB_G0, RB_G1, RB_G2, RB_GIN, RB_NBUF };
+/* Parameter slots: weight, gamma and beta of conv1/bn1, conv2/bn2, projection. */
+enum { RB_W1, RB_G1W, RB_B1W, RB_W2, RB_G2W, RB_B2W, RB_WP, RB_GPW, RB_BPW, RB_NPARAM };
+_Static_assert(RB_NBUF <= AUG__LAYER_BUFS, "layer buffers");
+_Static_assert(RB_NPARAM <= AUG__LAYER_PARAMS, "layer parameter slots");
+
 /* ---- the layer: resblock N [stride=1] [survive=1] ---- */
 
 static aug_status resblock_setup(struct nn_model *m, NN(layer) *l, const aug__layer_desc *d)
