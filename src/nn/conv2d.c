@@ -52,14 +52,17 @@ void NN(im2col)(const aug__conv_geom *g, int n, int n0, int nb, const real *in, 
 				const int y = p * g->stride + r - g->pad;
 				const real *srow = src + (size_t)y * g->w + s - g->pad;
 
+				/* plain loops: rows are short, a memcpy call per row costs more */
 				if (y < 0 || y >= g->h) {
-					memset(dst, 0, sizeof(real) * g->q);
+					for (int q = 0; q < g->q; q++)
+						dst[q] = 0;
 					continue;
 				}
 				for (int q = 0; q < lo; q++)
 					dst[q] = 0;
 				if (g->stride == 1) {
-					memcpy(dst + lo, srow + lo, sizeof(real) * (hi - lo));
+					for (int q = lo; q < hi; q++)
+						dst[q] = srow[q];
 				} else {
 					for (int q = lo; q < hi; q++)
 						dst[q] = srow[q * g->stride];
