@@ -10,5 +10,7 @@
 #include "augment/codec.h"
 #include "augment/data.h"
 #include "augment/pipeline.h"
+#include "augment/nn.h"
+#include "augment/train.h"
 
 #endif /* AUGMENT_H */
