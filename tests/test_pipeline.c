@@ -64,7 +64,7 @@ CTest(spec, stages_lines_semicolons_comments)
 	cr_assert_str_eq(aug_pipeline_stage(p, 1)->name, "hflip");
 	cr_assert_str_eq(aug_pipeline_stage(p, 2)->name, "cutout");
 	aug_pipeline_describe(p, buf, sizeof(buf));
-	cr_assert(strstr(buf, "crop size=32 pad=4 fill=0 p=1\n"), "%s", buf);
+	cr_assert(strstr(buf, "crop size=32 pad=4 fill=0 position=random p=1\n"), "%s", buf);
 	cr_assert(strstr(buf, "hflip p=0.5\n"), "%s", buf);
 	aug_pipeline_free(p);
 }
@@ -1049,4 +1049,29 @@ CTest(executor, dct_scaled_decoding_stays_close_on_samples)
 	 * tolerance for scaled decoding (2). */
 	for (size_t i = 0; i < sizeof(resize_colour_specs) / sizeof(resize_colour_specs[0]); i++)
 		executor_vs_reference(resize_colour_specs[i], true, 6, 2.0, 255);
+}
+
+CTest(stages, crop_fixed_positions_for_five_crop)
+{
+	/* 10x8 image, pad 2 -> 14x12, crop 10x8: corners at offsets 0 and 4
+	 * (x), 0 and 4 (y), centre at 2, 2; minus the padding. */
+	const char *pos[] = { "center", "tl", "tr", "bl", "br" };
+	const int want[5][2] = { { 0, 0 }, { -2, -2 }, { 2, -2 }, { -2, 2 }, { 2, 2 } };
+
+	for (int i = 0; i < 5; i++) {
+		char spec[64];
+		aug_pipeline *p;
+		aug_sample *s;
+
+		snprintf(spec, sizeof(spec), "crop 10x8 pad=2 position=%s", pos[i]);
+		p = parse_ok(spec);
+		aug_sample_new(&s);
+		for (uint64_t k = 0; k < 5; k++) {
+			aug_pipeline_sample(p, 10, 8, 3, (aug_key){ 0, 0, k }, s);
+			cr_assert_eq(s->draws[0].bx, want[i][0], "%s", spec);
+			cr_assert_eq(s->draws[0].by, want[i][1], "%s", spec);
+		}
+		aug_sample_free(s);
+		aug_pipeline_free(p);
+	}
 }

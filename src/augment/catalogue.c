@@ -14,6 +14,8 @@ static const aug_param_info crop_params[] = {
 	{ "size", AUG_PARAM_SIZE, NULL, 1, BIG, NULL, "output size WxH (or N for NxN); positional" },
 	{ "pad", AUG_PARAM_INT, "0", 0, BIG, NULL, "pixels of padding on every side before cropping" },
 	{ "fill", AUG_PARAM_FILL, "0", 0, 255, "edge|reflect", "padding: a grey level, R,G,B, edge or reflect" },
+	{ "position", AUG_PARAM_CHOICE, "random", 0, 0, "random|center|tl|tr|bl|br",
+	  "where the box lies in the padded image; fixed ones serve test-time five-crop" },
 	P_PROB("1"),
 };
 

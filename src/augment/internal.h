@@ -68,6 +68,7 @@ struct stage {
 	/* crop */
 	int pad;
 	struct fill fill;
+	int position;  /* 0 random, 1 center, 2 tl, 3 tr, 4 bl, 5 br */
 	/* random_resized_crop; cutout's erasing form */
 	double scale[2];
 	double ratio[2];

@@ -230,8 +230,19 @@ static void draw_stage(const struct stage *st, aug_rng *r, struct draw *d)
 			ly += (st->height - ph) / 2;
 			ph = st->height;
 		}
-		d->by = (int)aug_rng_below(r, (uint64_t)(ph - st->height + 1)) - ly;
-		d->bx = (int)aug_rng_below(r, (uint64_t)(pw - st->width + 1)) - lx;
+		/* Random draws happen whatever the position, so streams stay
+		 * aligned; a fixed position then overrides them. */
+		d->by = (int)aug_rng_below(r, (uint64_t)(ph - st->height + 1));
+		d->bx = (int)aug_rng_below(r, (uint64_t)(pw - st->width + 1));
+		if (st->position == 1) {
+			d->bx = (pw - st->width) / 2;
+			d->by = (ph - st->height) / 2;
+		} else if (st->position >= 2) {
+			d->bx = st->position == 3 || st->position == 5 ? pw - st->width : 0;
+			d->by = st->position >= 4 ? ph - st->height : 0;
+		}
+		d->by -= ly;
+		d->bx -= lx;
 		d->bw = st->width;
 		d->bh = st->height;
 		break;

@@ -259,6 +259,8 @@ static aug_status set_param(const struct cursor *c, int col, struct stage *st, i
 			st->random_order = k == 0;
 		else if (strcmp(name, "channels") == 0)
 			st->gray_channels = k == 0 ? 1 : 3;
+		else if (strcmp(name, "position") == 0)
+			st->position = k;
 		break;
 	}
 	case AUG_PARAM_FILL: {
