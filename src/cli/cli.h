@@ -87,6 +87,14 @@ struct progress {
 void progress_init(struct progress *pr, size_t total, bool quiet);
 void progress_update(struct progress *pr, size_t done, bool final);
 
+/* Draw text with the CLI's 3x5 pixel font at 2x (8 px a character) into an
+ * RGB image; max_w > 0 cuts it to that width. */
+void cli_text(aug_image *img, int x, int y, const char *text, int max_w, const uint8_t rgb[3]);
+
+/* Draw training curves (loss and accuracy per epoch) into a PNG. 0, or 1
+ * after printing the error. */
+int cli_plot_curves(const char *path, const aug_epoch_stats *history, int n);
+
 extern const struct command cmd_info;
 extern const struct command cmd_convert;
 extern const struct command cmd_stages;
@@ -94,6 +102,9 @@ extern const struct command cmd_run;
 extern const struct command cmd_grid;
 extern const struct command cmd_apply;
 extern const struct command cmd_bench;
+extern const struct command cmd_train;
+extern const struct command cmd_eval;
+extern const struct command cmd_predict;
 extern const struct command cmd_import;
 
 #endif

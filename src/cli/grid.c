@@ -79,42 +79,6 @@ out:
 	return rc;
 }
 
-/* A 3x5 pixel font for column titles: lower-case letters, digits, '_'. Each
- * glyph is 5 rows of 3 bits (MSB left). */
-static const char font_chars[] = "abcdefghijklmnopqrstuvwxyz0123456789_ ";
-static const uint8_t font[][5] = {
-	{ 2, 5, 7, 5, 5 }, { 6, 5, 6, 5, 6 }, { 3, 4, 4, 4, 3 }, { 6, 5, 5, 5, 6 }, { 7, 4, 6, 4, 7 },
-	{ 7, 4, 6, 4, 4 }, { 3, 4, 5, 5, 3 }, { 5, 5, 7, 5, 5 }, { 7, 2, 2, 2, 7 }, { 1, 1, 1, 5, 2 },
-	{ 5, 5, 6, 5, 5 }, { 4, 4, 4, 4, 7 }, { 5, 7, 7, 5, 5 }, { 6, 5, 5, 5, 5 }, { 2, 5, 5, 5, 2 },
-	{ 6, 5, 6, 4, 4 }, { 2, 5, 5, 6, 3 }, { 6, 5, 6, 5, 5 }, { 3, 4, 2, 1, 6 }, { 7, 2, 2, 2, 2 },
-	{ 5, 5, 5, 5, 7 }, { 5, 5, 5, 5, 2 }, { 5, 5, 7, 7, 5 }, { 5, 5, 2, 5, 5 }, { 5, 5, 2, 2, 2 },
-	{ 7, 1, 2, 4, 7 }, { 7, 5, 5, 5, 7 }, { 2, 6, 2, 2, 7 }, { 6, 1, 2, 4, 7 }, { 6, 1, 2, 1, 6 },
-	{ 5, 5, 7, 1, 1 }, { 7, 4, 6, 1, 6 }, { 3, 4, 6, 5, 2 }, { 7, 1, 2, 2, 2 }, { 2, 5, 2, 5, 2 },
-	{ 2, 5, 3, 1, 6 }, { 0, 0, 0, 0, 7 }, { 0, 0, 0, 0, 0 },
-};
-
-/* Write text at (x, y), scaled 2x, in dark grey. */
-static void label(aug_image *img, int x, int y, const char *text, int max_w)
-{
-	for (int i = 0; text[i] && (i + 1) * 8 <= max_w; i++) {
-		const char *f = strchr(font_chars, text[i]);
-		int g = f ? (int)(f - font_chars) : (int)sizeof(font_chars) - 2;
-
-		for (int r = 0; r < 5; r++)
-			for (int b = 0; b < 3; b++) {
-				if (!(font[g][r] & (4 >> b)))
-					continue;
-				for (int dy = 0; dy < 2; dy++)
-					for (int dx = 0; dx < 2; dx++) {
-						int px = x + i * 8 + b * 2 + dx, py = y + r * 2 + dy;
-
-						if (px < img->width && py < img->height)
-							memset(aug_image_row(img, py) + (size_t)px * 3, 60, 3);
-					}
-			}
-	}
-}
-
 /* The pipeline of stage i alone, with p=1. */
 static aug_pipeline *single_stage(const aug_pipeline *p, int i)
 {
@@ -236,7 +200,8 @@ static int run_grid(int argc, char **argv)
 				       235, (size_t)cv.cw * 3);
 	if (!opt_no_labels)
 		for (int c = 0; c < cols; c++)
-			label(cv.img, GUTTER + c * (cv.cw + GUTTER) + 2, 3, titles[c], cv.cw - 4);
+			cli_text(cv.img, GUTTER + c * (cv.cw + GUTTER) + 2, 3, titles[c], cv.cw - 4,
+				 (const uint8_t[3]){ 60, 60, 60 });
 
 	for (int r = 0; r < rows; r++) {
 		uint8_t *buf = NULL;

@@ -13,6 +13,9 @@ static const struct command *const commands[] = {
 	&cmd_apply,
 	&cmd_import,
 	&cmd_bench,
+	&cmd_train,
+	&cmd_eval,
+	&cmd_predict,
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
