@@ -232,3 +232,298 @@ CTest(schedule, landmarks)
 	cr_assert_eq(aug_sched_from_name("cosine"), AUG_SCHED_COSINE);
 	cr_assert_str_eq(aug_sched_name(AUG_SCHED_INVSQRT), "invsqrt");
 }
+
+/* ---- The loop: resume, early stopping, end to end -------------------------------- */
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <omp.h>
+#include <unistd.h>
+
+/* 3 classes of 16x16 grey images: a bright square in a class-specific
+ * quadrant on noise, 30 each. */
+static char *make_shapes(void)
+{
+	char *d = make_tmpdir();
+	aug_rng r = aug_rng_stream(1, 2, 3, 4);
+
+	for (int c = 0; c < 3; c++) {
+		char dir[4300];
+
+		snprintf(dir, sizeof(dir), "%s/c%d", d, c);
+		cr_assert_eq(mkdir(dir, 0755), 0);
+		for (int k = 0; k < 30; k++) {
+			aug_image *img = NULL;
+			char p[4400];
+			int x0 = c == 1 ? 8 : 1, y0 = c == 2 ? 8 : 1;
+
+			cr_assert_eq(aug_image_new(&img, 16, 16, 1), AUG_OK);
+			for (int i = 0; i < 256; i++)
+				img->data[i] = (uint8_t)aug_rng_below(&r, 80);
+			for (int y = y0; y < y0 + 6; y++)
+				for (int x = x0; x < x0 + 6; x++)
+					img->data[y * 16 + x] = 230;
+			snprintf(p, sizeof(p), "%s/%02d.png", dir, k);
+			cr_assert_eq(aug_encode_file(img, p, NULL), AUG_OK);
+			aug_image_free(img);
+		}
+	}
+	return d;
+}
+
+static const char *small_model = "conv 8 k=3 pad=1 bias=no; bn; relu; maxpool 2; flatten; linear 16; relu; "
+				 "dropout p=0.2; linear classes";
+
+struct fixture {
+	aug_dataset *ds;
+	aug_pipeline *tp;
+	aug_pipeline *ep;
+	size_t *tr, *va, ntr, nva;
+};
+
+static void fixture_open(struct fixture *f, const char *dir)
+{
+	cr_assert_eq(aug_dataset_scan(dir, NULL, &f->ds), AUG_OK);
+	cr_assert_eq(aug_pipeline_parse("crop 16 pad=2; hflip", NULL, &f->tp), AUG_OK);
+	cr_assert_eq(aug_pipeline_parse("center_crop 16", NULL, &f->ep), AUG_OK);
+	cr_assert_eq(aug_dataset_split(f->ds, 0.2, 3, &f->tr, &f->ntr, &f->va, &f->nva), AUG_OK);
+}
+
+static void fixture_close(struct fixture *f)
+{
+	aug_free(f->tr);
+	aug_free(f->va);
+	aug_pipeline_free(f->tp);
+	aug_pipeline_free(f->ep);
+	aug_dataset_free(f->ds);
+}
+
+static void train_options(aug_train_options *o, const char *ckpt)
+{
+	aug_train_options_init(o);
+	o->epochs = 4;
+	o->batch_size = 16;
+	o->seed = 11;
+	o->optim.kind = AUG_OPTIM_ADAM;
+	o->optim.l2 = 1e-4f;
+	o->schedule.kind = AUG_SCHED_COSINE;
+	o->schedule.lr = 0.01;
+	o->warmup_epochs = 0.5;
+	o->patience = 10;
+	o->checkpoint = ckpt;
+}
+
+static void die_after_two(void *ctx, const aug_epoch_stats *s)
+{
+	(void)ctx;
+	if (s->epoch == 2)
+		raise(SIGKILL);
+}
+
+/* Train 4 epochs straight; then 2 epochs killed by SIGKILL and resumed
+ * to 4: the parameters must be the same bits. */
+static void resume_equals_uninterrupted(int threads)
+{
+	char *d = make_shapes(), ck_a[4400], ck_b[4400];
+	struct fixture f;
+	aug_train_options o;
+	aug_model *a = NULL, *b = NULL;
+	aug_trainer *t = NULL;
+	pid_t pid;
+	int status;
+
+	snprintf(ck_a, sizeof(ck_a), "%s/a.ckpt", d);
+	snprintf(ck_b, sizeof(ck_b), "%s/b.ckpt", d);
+	fixture_open(&f, d);
+	/* The killed run goes first, in a child forked before this process
+	 * has started any OpenMP threads (libgomp does not survive a fork
+	 * with its pool running). */
+	pid = fork();
+	if (pid == 0) {
+		aug_model *m = NULL;
+
+		omp_set_num_threads(threads);
+		aug_model_parse(&m, small_model, 1, 16, 16, 3);
+		aug_model_init(m, 5);
+		train_options(&o, ck_b);
+		o.on_epoch = die_after_two;
+		if (aug_trainer_new(m, f.ds, f.tr, f.ntr, f.va, f.nva, f.tp, f.ep, &o, &t) == AUG_OK)
+			aug_trainer_run(t);
+		_exit(3);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "the run was not killed");
+
+	omp_set_num_threads(threads);
+	cr_assert_eq(aug_model_parse(&a, small_model, 1, 16, 16, 3), AUG_OK);
+	aug_model_init(a, 5);
+	train_options(&o, ck_a);
+	cr_assert_eq(aug_trainer_new(a, f.ds, f.tr, f.ntr, f.va, f.nva, f.tp, f.ep, &o, &t), AUG_OK);
+	cr_assert_eq(aug_trainer_run(t), AUG_OK, "%s", aug_error_message());
+	cr_assert_eq(aug_trainer_epochs_done(t), 4);
+	aug_trainer_free(t);
+
+	cr_assert_eq(aug_model_parse(&b, small_model, 1, 16, 16, 3), AUG_OK);
+	aug_model_init(b, 999); /* the checkpoint must overwrite everything */
+	train_options(&o, ck_b);
+	cr_assert_eq(aug_trainer_new(b, f.ds, f.tr, f.ntr, f.va, f.nva, f.tp, f.ep, &o, &t), AUG_OK);
+	cr_assert_eq(aug_trainer_resume(t, ck_b), AUG_OK, "%s", aug_error_message());
+	cr_assert_eq(aug_trainer_epochs_done(t), 2);
+	cr_assert_eq(aug_trainer_run(t), AUG_OK);
+	cr_assert_eq(aug_trainer_epochs_done(t), 4);
+	for (int e = 0; e < 4; e++)
+		cr_assert(aug_trainer_history(t, e) != NULL);
+	aug_trainer_free(t);
+	cr_assert_eq(memcmp(aug_model_params(a), aug_model_params(b), aug_model_num_params(a) * sizeof(float)), 0,
+		     "resumed parameters differ (%d threads)", threads);
+	cr_assert_eq(memcmp(aug_model_stats(a), aug_model_stats(b), aug_model_num_stats(a) * sizeof(float)), 0,
+		     "resumed BatchNorm statistics differ");
+	aug_model_free(a);
+	aug_model_free(b);
+	fixture_close(&f);
+	rm_rf(d);
+	free(d);
+}
+
+Test(trainer, resume_is_bit_identical_on_1_thread, .timeout = 300)
+{
+	resume_equals_uninterrupted(1);
+}
+
+Test(trainer, resume_is_bit_identical_on_2_threads, .timeout = 300)
+{
+	resume_equals_uninterrupted(2);
+}
+
+static int best_epoch_seen;
+static void remember(void *ctx, const aug_epoch_stats *s)
+{
+	(void)ctx;
+	if (s->best)
+		best_epoch_seen = s->epoch;
+}
+
+CTest(trainer, early_stopping_restores_best_weights_and_statistics)
+{
+	char *d = make_shapes(), ck[4400];
+	struct fixture f;
+	aug_train_options o;
+	aug_model *m = NULL, *best = NULL;
+	aug_trainer *t = NULL;
+	aug_checkpoint_info info;
+
+	snprintf(ck, sizeof(ck), "%s/e.ckpt", d);
+	fixture_open(&f, d);
+	cr_assert_eq(aug_model_parse(&m, small_model, 1, 16, 16, 3), AUG_OK);
+	train_options(&o, NULL);
+	o.epochs = 30;
+	/* A rate this high makes the validation loss wander: stopping comes. */
+	o.schedule.kind = AUG_SCHED_CONSTANT;
+	o.schedule.lr = 0.05;
+	o.warmup_epochs = 0;
+	o.patience = 2;
+	o.min_delta = 0.5; /* demand big improvements, so it stops early */
+	o.on_epoch = remember;
+	cr_assert_eq(aug_trainer_new(m, f.ds, f.tr, f.ntr, f.va, f.nva, f.tp, f.ep, &o, &t), AUG_OK);
+	cr_assert_eq(aug_trainer_run(t), AUG_OK);
+	cr_assert(aug_trainer_stopped_early(t));
+	cr_assert_lt(aug_trainer_epochs_done(t), 30);
+	cr_assert_eq(aug_trainer_best_epoch(t), best_epoch_seen);
+	cr_assert_eq(aug_trainer_epochs_done(t), best_epoch_seen + 2, "stops patience epochs after the best");
+	/* The model now holds the best epoch's weights: a checkpoint of it,
+	 * evaluated, gives that epoch's validation loss exactly. */
+	cr_assert_eq(aug_trainer_save(t, ck), AUG_OK);
+	cr_assert_eq(aug_checkpoint_load_model(ck, &best, &info), AUG_OK);
+	{
+		aug_eval_result r;
+		const aug_pipeline *views[1] = { f.ep };
+
+		cr_assert_eq(aug_evaluate(best, f.ds, f.va, f.nva, views, 1, AUG_TTA_MEAN, 0, 16, 1, &r), AUG_OK);
+		cr_assert_float_eq(r.loss, aug_trainer_history(t, best_epoch_seen - 1)->val_loss, 1e-4,
+				   "loss %f, best epoch's %f", r.loss, aug_trainer_history(t, best_epoch_seen - 1)->val_loss);
+		aug_eval_result_free(&r);
+	}
+	cr_assert_eq(info.classes, 3);
+	cr_assert_str_eq(info.class_names[2], "c2");
+	aug_checkpoint_info_free(&info);
+	aug_model_free(best);
+	aug_trainer_free(t);
+	aug_model_free(m);
+	fixture_close(&f);
+	rm_rf(d);
+	free(d);
+}
+
+CTest(checkpoint, damage_is_detected)
+{
+	char *d = make_shapes(), ck[4400];
+	struct fixture f;
+	aug_train_options o;
+	aug_model *m = NULL, *back = NULL;
+	aug_trainer *t = NULL;
+	uint8_t *buf;
+	size_t len;
+
+	snprintf(ck, sizeof(ck), "%s/x.ckpt", d);
+	fixture_open(&f, d);
+	cr_assert_eq(aug_model_parse(&m, small_model, 1, 16, 16, 3), AUG_OK);
+	train_options(&o, ck);
+	o.epochs = 1;
+	cr_assert_eq(aug_trainer_new(m, f.ds, f.tr, f.ntr, f.va, f.nva, f.tp, f.ep, &o, &t), AUG_OK);
+	cr_assert_eq(aug_trainer_run(t), AUG_OK);
+	buf = slurp(ck, &len);
+	cr_assert_not_null(buf);
+	/* Every single flipped byte, and every cut, is refused. */
+	for (size_t i = 0; i < len; i += len / 97 + 1) {
+		buf[i] ^= 0x40;
+		cr_assert_eq(spit(ck, buf, len), 0);
+		cr_assert_neq(aug_checkpoint_load_model(ck, &back, NULL), AUG_OK, "byte %zu", i);
+		cr_assert_null(back);
+		cr_assert(strstr(aug_error_message(), "x.ckpt"));
+		buf[i] ^= 0x40;
+	}
+	for (size_t cut = 0; cut < len; cut += len / 31 + 1) {
+		cr_assert_eq(spit(ck, buf, cut), 0);
+		cr_assert_neq(aug_checkpoint_load_model(ck, &back, NULL), AUG_OK, "cut at %zu", cut);
+	}
+	cr_assert_eq(spit(ck, buf, len), 0);
+	cr_assert_eq(aug_checkpoint_load_model(ck, &back, NULL), AUG_OK);
+	cr_assert_eq(memcmp(aug_model_params(back), aug_model_params(m), aug_model_num_params(m) * sizeof(float)), 0);
+	aug_model_free(back);
+	free(buf);
+	aug_trainer_free(t);
+	aug_model_free(m);
+	fixture_close(&f);
+	rm_rf(d);
+	free(d);
+}
+
+/* The CLI end to end on a real subset of Fashion-MNIST: import 3,000
+ * training and 1,000 test images, train 3 epochs, evaluate. */
+Test(trainer, fashion_mnist_subset_end_to_end, .timeout = 300)
+{
+	char *d, *out = NULL, cmd[8192];
+	double acc = 0;
+	const char *src = "/usr/share/datasets/fashion-mnist";
+	struct stat sb;
+
+	if (stat(src, &sb) != 0)
+		cr_skip_test("dataset-fashion-mnist is not installed");
+	d = make_tmpdir();
+	snprintf(cmd, sizeof(cmd), "'%s' import fashion-mnist %s -o '%s/fm' --limit 3000 --quiet", AUG_CLI, src, d);
+	cr_assert_eq(run_capture(cmd, &out), 0, "%s", out);
+	free(out);
+	snprintf(cmd, sizeof(cmd),
+		 "'%s' train '%s/fm/train' -m '%s' -p 'crop 28 pad=2' --epochs 3 --batch 64 --lr 0.05 "
+		 "-o '%s/m.ckpt' --quiet && '%s' eval '%s/m.ckpt' '%s/fm/test' --json",
+		 AUG_CLI, d, src_path("samples/models/fmnist.model"), d, AUG_CLI, d, d);
+	cr_assert_eq(run_capture(cmd, &out), 0, "%s", out);
+	cr_assert_not_null(strstr(out, "\"accuracy\":"), "%s", out);
+	acc = atof(strstr(out, "\"accuracy\":") + 11);
+	/* Chance is 10%; 3 epochs on 2,700 images reach about 80%. */
+	cr_assert_gt(acc, 0.65, "test accuracy %f\n%s", acc, out);
+	free(out);
+	rm_rf(d);
+	free(d);
+}
