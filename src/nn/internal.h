@@ -130,7 +130,7 @@ static inline bool aug__conv_is_pointwise(const aug__conv_geom *g)
 /* im2col works on chunks of whole images: at most this many elements of
  * columns at a time (the model's col_budget), but at least one image. 4M
  * floats is 16 MB: large enough that the GEMM sees thousands of columns,
- * small enough to stay near the caches; measured in bench/. */
+ * small enough to stay near the caches (bench/nn_bench.md). */
 #define AUG__COL_BUDGET ((size_t)4 << 20)
 
 /* Images per chunk for `n` images, and the column buffer that needs. */
