@@ -5,6 +5,7 @@
  *
  *   nn_bench [--model FILE] [--batch 128] [--threads T] [--input CxHxW]
  *            [--classes 10] [--steps K] [--rounds R] [--layers] [--serve]
+ *            [--col-budget FLOATS]
  *
  * --serve reads commands from stdin ("run K": time K steps and print
  * "img/s X"; "quit"), so a driver can interleave rounds with another
@@ -118,6 +119,7 @@ int main(int argc, char **argv)
 {
 	const char *model = "samples/models/fmnist.model";
 	int batch = 128, threads = 0, c = 1, h = 28, w = 28, classes = 10, steps = 20, rounds = 3;
+	long col_budget = 0;
 	bool serve = false, layers = false;
 	aug_model *m = NULL;
 	uint8_t *spec;
@@ -143,6 +145,8 @@ int main(int argc, char **argv)
 			classes = atoi(v), i++;
 		} else if (v && !strcmp(a, "--steps")) {
 			steps = atoi(v), i++;
+		} else if (v && !strcmp(a, "--col-budget")) {
+			col_budget = atol(v), i++;
 		} else if (v && !strcmp(a, "--rounds")) {
 			rounds = atoi(v), i++;
 		} else if (v && !strcmp(a, "--input") && sscanf(v, "%dx%dx%d", &c, &h, &w) == 3) {
@@ -160,6 +164,8 @@ int main(int argc, char **argv)
 	spec[len] = '\0';
 	if (aug_model_parse(&m, (const char *)spec, c, h, w, classes))
 		die(model);
+	if (col_budget > 0)
+		m->col_budget = (size_t)col_budget; /* the im2col chunk size, for tuning */
 	aug_model_init(m, 1);
 	aug_model_set_rng(m, 1, 0);
 	if (aug_model_reserve(m, batch))

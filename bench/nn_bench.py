@@ -7,11 +7,22 @@ PyTorch, on the same model, batch and thread counts, in one run.
 
 Builds nothing: it runs <build>/bench/nn_bench (make build) and
 bench/nn_bench_torch.py under /usr/bin/python3 (Debian's python3-torch).
-For each thread count both run as long-lived workers; rounds alternate
-between them (the order flips every round) so that both see the same
+
+PyTorch runs twice. "torch" is torch as installed. "torch+malloc" is the
+same with glibc's allocator told to keep freed memory
+(MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_, MALLOC_TOP_PAD_): torch
+allocates every activation afresh each step, and with glibc's defaults
+the large ones are mmap'd and unmapped each time, so the kernel zeroes
+tens of MB of new pages per step (perf shows clear_page). The PyTorch
+performance guide recommends jemalloc or tcmalloc for the same reason;
+this is the glibc equivalent, and the fastest fair setting we found.
+nn_bench allocates nothing per step, so the setting does not touch it.
+
+For each thread count the three run as long-lived workers; rounds rotate
+through them (the order shifts every round) so that all see the same
 machine, and each round times about --seconds of work. Reported: the
 median images/s of each over the rounds, the spread (min-max), and the
-ratio of the medians.
+ratios of the medians.
 """
 import argparse
 import os
@@ -20,6 +31,14 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# glibc: serve every block below 32 MB (the ceiling) from the heap and
+# never give memory back, so freed activations are reused as they are.
+MALLOC_KEEP = {
+    "MALLOC_MMAP_THRESHOLD_": str(32 << 20),
+    "MALLOC_TRIM_THRESHOLD_": str(1 << 32),
+    "MALLOC_TOP_PAD_": str(256 << 20),
+}
 
 
 class Worker:
@@ -63,36 +82,45 @@ def main():
         raise SystemExit("use at least 5 rounds")
 
     results = []
+    torch_py = os.path.join(ROOT, "bench", "nn_bench_torch.py")
     for t in [int(s) for s in a.threads.split(",")]:
         env = dict(os.environ, OMP_NUM_THREADS=str(t))
-        ours = Worker("augment", [exe, "--serve", "--batch", str(a.batch), "--threads", str(t)],
-                      env)
-        torch = Worker("torch", ["/usr/bin/python3", os.path.join(ROOT, "bench",
-                                                                  "nn_bench_torch.py"),
-                                 "--threads", str(t), "--batch", str(a.batch)], env)
-        print("threads %d: %s | %s" % (t, ours.banner, torch.banner), flush=True)
+        targs = ["--threads", str(t), "--batch", str(a.batch)]
+        workers = [
+            Worker("augment", [exe, "--serve", "--batch", str(a.batch), "--threads", str(t)], env),
+            Worker("torch", ["/usr/bin/python3", torch_py] + targs, env),
+            Worker("torch+malloc", ["/usr/bin/python3", torch_py] + targs,
+                   dict(env, **MALLOC_KEEP)),
+        ]
+        print("threads %d:" % t, flush=True)
+        for w in workers:
+            print("  %-13s %s" % (w.name, w.banner), flush=True)
         # size the rounds: about --seconds each at the first measured speed
-        steps = {w: max(2, int(a.seconds * w.run(3) / a.batch)) for w in (ours, torch)}
-        rates = {ours: [], torch: []}
+        steps = {w.name: max(2, int(a.seconds * w.run(3) / a.batch)) for w in workers}
+        rates = {w.name: [] for w in workers}
         for r in range(a.rounds):
-            order = (ours, torch) if r % 2 == 0 else (torch, ours)
-            for w in order:
-                rates[w].append(w.run(steps[w]))
-            print("  round %d: augment %7.0f  torch %7.0f img/s" %
-                  (r + 1, rates[ours][-1], rates[torch][-1]), flush=True)
-        ours.close()
-        torch.close()
-        mo, mt = statistics.median(rates[ours]), statistics.median(rates[torch])
-        results.append((t, mo, min(rates[ours]), max(rates[ours]), mt, min(rates[torch]),
-                        max(rates[torch])))
+            k = r % len(workers)
+            for w in workers[k:] + workers[:k]:
+                rates[w.name].append(w.run(steps[w.name]))
+            print("  round %d: " % (r + 1) +
+                  "  ".join("%s %6.0f" % (w.name, rates[w.name][-1]) for w in workers),
+                  flush=True)
+        for w in workers:
+            w.close()
+        results.append((t, rates))
 
+    names = ["augment", "torch", "torch+malloc"]
     print()
     print("reference model (samples/models/fmnist.model), batch %d, forward+backward, "
-          "median of %d rounds" % (a.batch, a.rounds))
-    print("%-8s %22s %22s %7s" % ("threads", "augment img/s", "torch img/s", "ratio"))
-    for t, mo, lo, hi, mt, tlo, thi in results:
-        print("%-8d %7.0f (%5.0f-%5.0f) %7.0f (%5.0f-%5.0f) %6.2fx" %
-              (t, mo, lo, hi, mt, tlo, thi, mo / mt))
+          "images/s, median (min-max) of %d rounds" % (a.batch, a.rounds))
+    print("%-8s" % "threads" + "".join("%22s" % n for n in names) +
+          "%12s%14s" % ("vs torch", "vs +malloc"))
+    for t, rates in results:
+        med = {n: statistics.median(rates[n]) for n in names}
+        cells = "".join("%8.0f (%5.0f-%5.0f)" % (med[n], min(rates[n]), max(rates[n]))
+                        for n in names)
+        print("%-8d%s%11.2fx%13.2fx" % (t, cells, med["augment"] / med["torch"],
+                                        med["augment"] / med["torch+malloc"]))
     return 0
 
 

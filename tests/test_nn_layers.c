@@ -112,6 +112,7 @@ Test(stochastic_depth, linear_decay_and_survival_rate)
 	const int trials = 600;
 	float *x = fill(2 * 18, 3, -1, 1);
 
+	omp_set_num_threads(1); /* hundreds of tiny passes: threads only add wake-ups */
 	for (int b = 0; b < 3; b++)
 		cr_assert_float_eq(m->layers[b].p, want[b], 1e-12, "p_l of block %d", b + 1);
 	aug_model_set_rng(m, 5, 0);
@@ -152,6 +153,7 @@ Test(stochastic_depth, rescaled_branch_has_the_right_expectation)
 	const int trials = 800;
 	int kept = 0;
 
+	omp_set_num_threads(1); /* hundreds of tiny passes: threads only add wake-ups */
 	/* the same parameters; a small bn2 gamma keeps |branch| below 1 */
 	aug_model_init(on, 3);
 	for (int t = 0; t < aug_model_num_tensors(on); t++)

@@ -308,6 +308,28 @@ Test(model, workspace_is_kept_and_steps_advance_in_training_only)
 	aug_model_free(m);
 }
 
+Test(model, a_failed_reserve_leaves_the_model_usable)
+{
+	aug_model *m = fmnist();
+	float *x = random_batch(4, 784, 5);
+	const float *lo;
+	aug_status st;
+
+	cr_assert_eq(aug_model_reserve(m, 8), AUG_OK);
+	/* 80000 samples pass the size limit but need ~30 GB */
+	st = aug_model_reserve(m, 80000);
+	if (st == AUG_OK)
+		cr_skip_test("the machine had 30 GB to give");
+	cr_assert_eq(st, AUG_ENOMEM, "%s", aug_error_message());
+	cr_assert(strstr(aug_error_message(), "batch of 80000"));
+	cr_assert_eq(aug_model_reserve(m, 1 << 30), AUG_ELIMIT);
+	cr_assert_eq(m->cap, 8);
+	cr_assert_eq(aug_model_forward(m, x, 4, &lo), AUG_OK);
+	cr_assert(isfinite(lo[0]));
+	free(x);
+	aug_model_free(m);
+}
+
 Test(model, wrong_order_and_bad_input_are_refused)
 {
 	aug_model *m = fmnist();

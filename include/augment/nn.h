@@ -109,9 +109,12 @@ float *aug_model_params(aug_model *m);
  * to it; aug_model_zero_grad() clears it. */
 float *aug_model_grads(aug_model *m);
 
-/* Number of parameter tensors, and tensor i of the table (NULL when i is
- * out of range). Tensors are in layer order, weight before bias. */
+/* Number of parameter tensors in the model's table. */
 int aug_model_num_tensors(const aug_model *m);
+
+/* Parameter tensor i of the table, NULL when i is out of range. Tensors
+ * are in layer order, weight before bias, gamma before beta; the pointer
+ * is valid for the life of the model. */
 const aug_tensor_info *aug_model_tensor(const aug_model *m, int i);
 
 /* Number of floats in the BatchNorm running-statistics buffer: for each
@@ -122,15 +125,20 @@ size_t aug_model_num_stats(const aug_model *m);
  * restores it). Training-mode forward passes update it. */
 float *aug_model_stats(aug_model *m);
 
-/* Number of statistics tensors, and tensor i of that table (offsets into
- * aug_model_stats()), NULL when out of range. */
+/* Number of tensors in the statistics table. */
 int aug_model_num_stat_tensors(const aug_model *m);
+
+/* Statistics tensor i ("1.bn.running_mean"), its offset into
+ * aug_model_stats(); NULL when i is out of range. */
 const aug_tensor_info *aug_model_stat_tensor(const aug_model *m, int i);
 
 /* Training mode (BatchNorm uses batch statistics and updates the running
  * ones, dropout and stochastic depth are active) or evaluation mode
- * (running statistics, no randomness). */
+ * (running statistics, no randomness). Takes effect at the next forward
+ * pass. */
 void aug_model_set_training(aug_model *m, bool training);
+
+/* True in training mode (the default after aug_model_parse()). */
 bool aug_model_is_training(const aug_model *m);
 
 /* Key the model's randomness: training forward pass number `step` draws

@@ -71,13 +71,14 @@ int aug_model_num_outputs(const aug_model *m)
 	return (int)m->out_size;
 }
 
-static int layer_params(const aug_model *m, int layer, size_t *count)
+static size_t layer_params(const aug_model *m, int layer)
 {
-	*count = 0;
+	size_t count = 0;
+
 	for (int t = 0; t < m->ntensors; t++)
 		if (m->tensors[t].layer == layer)
-			*count += m->tensors[t].count;
-	return 0;
+			count += m->tensors[t].count;
+	return count;
 }
 
 static void shape_text(aug__shape s, char *buf, size_t len)
@@ -101,14 +102,13 @@ aug_status aug_model_summary(const aug_model *m, char **out)
 	f = open_memstream(&text, &len);
 	if (!f)
 		return aug__fail(AUG_ENOMEM, __func__, "no memory for the summary");
-	fprintf(f, "%-4s %-34s %-12s %10s\n", "#", "layer", "output", "params");
+	fprintf(f, "%-4s %-48s %-12s %10s\n", "#", "layer", "output", "params");
 	shape_text(m->in, shape, sizeof(shape));
-	fprintf(f, "%-4s %-34s %-12s %10s\n", "", "input", shape, "");
+	fprintf(f, "%-4s %-48s %-12s %10s\n", "", "input", shape, "");
 	for (int i = 0; i < m->nlayers; i++) {
 		const aug__nn_layer *l = &m->layers[i];
-		size_t np;
+		const size_t np = layer_params(m, i);
 
-		layer_params(m, i, &np);
 		aug__layer_describe(&m->spec.layers[i], desc, sizeof(desc));
 		if (l->kind == AUG__L_RESBLOCK && l->p < 1) {
 			size_t used = strlen(desc);
@@ -116,7 +116,7 @@ aug_status aug_model_summary(const aug_model *m, char **out)
 			snprintf(desc + used, sizeof(desc) - used, " (p_l=%.3g)", l->p);
 		}
 		shape_text(l->out, shape, sizeof(shape));
-		fprintf(f, "%-4d %-34s %-12s %10zu\n", i, desc, shape, np);
+		fprintf(f, "%-4d %-48s %-12s %10zu\n", i, desc, shape, np);
 	}
 	fprintf(f, "total %zu parameters (%.2f MB), %zu running statistics\n", m->nparams,
 		(double)m->nparams * sizeof(float) / 1e6, m->nstats);

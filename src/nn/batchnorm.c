@@ -10,8 +10,7 @@
  *
  * M is the number of values per channel: N*H*W for 2d, N for 1d. Both are
  * one kernel because activations are channel-major: each channel is one
- * contiguous run of M values. Sums are taken in double, two passes for the
- * variance.
+ * contiguous run of M values. Sums are taken in double.
  */
 #include "internal.h"
 

@@ -7,7 +7,7 @@
  *
  * lands directly in the (K,N,P,Q) output with leading dimension N*P*Q. One
  * large GEMM over the batch runs OpenBLAS at ~75 GFLOP/s a core here,
- * against ~45 for one GEMM per image (measured, see bench/README.md). The
+ * against ~45 for one GEMM per image (measured, see bench/nn_bench.md). The
  * columns are rebuilt in backward rather than kept: rebuilding is a copy
  * and keeping them would cost C*R*S*P*Q floats per image per layer.
  */

@@ -10,7 +10,7 @@
  *
  * OpenBLAS chooses its kernels from the CPU at load time, and the
  * OPENBLAS_CORETYPE environment variable overrides the choice; we leave
- * both alone (bench/README.md measures the effect on this model).
+ * both alone (bench/nn_bench.md measures the effect on this model).
  *
  * The reference kernels are the plain definition with a double accumulator,
  * slow and obviously right; tests hold the BLAS to them (all transpose

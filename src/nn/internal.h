@@ -130,7 +130,7 @@ static inline bool aug__conv_is_pointwise(const aug__conv_geom *g)
 /* im2col works on chunks of whole images: at most this many elements of
  * columns at a time (the model's col_budget), but at least one image. 4M
  * floats is 16 MB: large enough that the GEMM sees thousands of columns,
- * small enough to stay near the caches; measured in bench/. */
+ * small enough to stay near the caches (bench/nn_bench.md). */
 #define AUG__COL_BUDGET ((size_t)4 << 20)
 
 /* Images per chunk for `n` images, and the column buffer that needs. */
@@ -223,28 +223,29 @@ void NN(batchnorm_backward)(int c, size_t m, real *din, real *dgamma, real *dbet
 
 /* The batch statistics of one channel's M values: mean and 1/sqrt(biased
  * var + eps) saved, the running statistics moved (batchnorm.c's rule).
- * Sums in double, in vector lanes (a fixed order: deterministic). */
+ * One pass for the sum and the sum of squares, in double: the variance
+ * sum(x^2)/M - mean^2 loses log10(mean^2/var) of double's 16 digits, which
+ * leaves float's 7 for any activation short of |mean| ~ 1000 std. In
+ * vector lanes: a fixed order, so deterministic. */
 static inline void NN(bn_channel_stats)(const real *xc, size_t m, real *mean, real *invstd,
 					real *run_mean, real *run_var)
 {
 	double sum = 0, sq = 0, mu, var;
 
-#pragma omp simd reduction(+ : sum)
-	for (size_t i = 0; i < m; i++)
-		sum += xc[i];
-	mu = sum / (double)m;
-#pragma omp simd reduction(+ : sq)
+#pragma omp simd reduction(+ : sum, sq)
 	for (size_t i = 0; i < m; i++) {
-		double d = xc[i] - mu;
-
-		sq += d * d;
+		sum += xc[i];
+		sq += (double)xc[i] * xc[i];
 	}
-	var = sq / (double)m;
+	mu = sum / (double)m;
+	var = sq / (double)m - mu * mu;
+	if (var < 0)
+		var = 0;
 	*mean = (real)mu;
 	*invstd = (real)(1.0 / sqrt(var + AUG__BN_EPS));
 	*run_mean = (real)((1 - AUG__BN_MOMENTUM) * *run_mean + AUG__BN_MOMENTUM * mu);
 	*run_var = (real)((1 - AUG__BN_MOMENTUM) * *run_var +
-			  AUG__BN_MOMENTUM * (m > 1 ? sq / (double)(m - 1) : var));
+			  AUG__BN_MOMENTUM * (m > 1 ? var * (double)m / (double)(m - 1) : var));
 }
 
 /* bn_relu_pool.c. BatchNorm (2d), ReLU and max-pooling as one pass over

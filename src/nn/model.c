@@ -286,7 +286,7 @@ static void lay_out(struct nn_model *m, int n, aug__arena *a, size_t *col_size)
 aug_status NN(model_reserve)(struct nn_model *m, int n)
 {
 	aug__arena a = { NULL, 0 };
-	size_t col_size, biggest = m->in_size;
+	size_t col_size, need, biggest = m->in_size;
 	void *mem;
 
 	if (n < 1)
@@ -301,10 +301,17 @@ aug_status NN(model_reserve)(struct nn_model *m, int n)
 				 "a batch of %d needs %zu values in one layer, over the limit of %zu",
 				 n, biggest * (size_t)n, MAX_BATCH_ELEMS);
 	lay_out(m, n, &a, &col_size);
-	mem = aligned_alloc(64, a.used);
-	if (!mem)
+	need = a.used;
+	mem = aligned_alloc(64, need);
+	if (!mem) {
+		/* the sizing pass pointed the buffers nowhere: point them back */
+		a.base = m->arena;
+		a.used = 0;
+		if (m->arena)
+			lay_out(m, m->cap, &a, &col_size);
 		return aug__fail(AUG_ENOMEM, "aug_model_reserve",
-				 "no memory for the workspace of a batch of %d (%zu bytes)", n, a.used);
+				 "no memory for the workspace of a batch of %d (%zu bytes)", n, need);
+	}
 	free(m->arena);
 	m->arena = mem;
 	a.base = mem;
