@@ -557,21 +557,39 @@ void aug__planes_store_f32(const struct fplanes *im, const aug_pipeline *p, floa
 	}
 }
 
+/* Round and clamp floats to bytes (vectorised). */
+HOT static void to_bytes(uint8_t *restrict d, const float *restrict s, int n)
+{
+	for (int x = 0; x < n; x++) {
+		float v = s[x] < 0.0f ? 0.0f : s[x] > 255.0f ? 255.0f : s[x];
+
+		d[x] = (uint8_t)(int)(v + 0.5f);
+	}
+}
+
 void aug__planes_to_image(const struct fplanes *im, aug_image *out)
 {
 	size_t n = (size_t)im->w * (size_t)im->h;
+	uint8_t tmp[3][256];
 
 	for (int y = 0; y < im->h; y++) {
 		uint8_t *d = aug_image_row(out, y);
+		size_t row = (size_t)y * (size_t)im->w;
 
-		for (int ch = 0; ch < im->c; ch++) {
-			const float *s = im->p + (size_t)ch * n + (size_t)y * (size_t)im->w;
+		if (im->c == 1) {
+			to_bytes(d, im->p + row, im->w);
+			continue;
+		}
+		/* Bytes per plane in chunks, then interleaved. */
+		for (int x0 = 0; x0 < im->w; x0 += 256) {
+			int len = im->w - x0 < 256 ? im->w - x0 : 256;
 
-			for (int x = 0; x < im->w; x++) {
-				float v = s[x];
-
-				d[(size_t)x * (size_t)im->c + (size_t)ch] =
-					(uint8_t)(v <= 0.0f ? 0 : v >= 255.0f ? 255 : (int)(v + 0.5f));
+			for (int ch = 0; ch < 3; ch++)
+				to_bytes(tmp[ch], im->p + (size_t)ch * n + row + (size_t)x0, len);
+			for (int x = 0; x < len; x++) {
+				d[3 * (x0 + x)] = tmp[0][x];
+				d[3 * (x0 + x) + 1] = tmp[1][x];
+				d[3 * (x0 + x) + 2] = tmp[2][x];
 			}
 		}
 	}
