@@ -193,9 +193,14 @@ static void write_tables(aug_trainer *t)
 
 static void print_row(const aug_epoch_stats *s)
 {
-	printf("%5d  %10.4f  %8.2f%%  %8.4f  %7.2f%%  %9.5f  %8.0f  %6.1fs %s\n", s->epoch, s->train_loss,
-	       100 * s->train_acc, s->val_loss, 100 * s->val_acc, s->lr, s->images_per_second, s->seconds,
-	       s->best ? "*" : "");
+	char vl[16] = "       -", va[16] = "       -";
+
+	if (!isnan(s->val_loss)) {
+		snprintf(vl, sizeof(vl), "%8.4f", s->val_loss);
+		snprintf(va, sizeof(va), "%7.2f%%", 100 * s->val_acc);
+	}
+	printf("%5d  %10.4f  %8.2f%%  %s  %s  %9.5f  %8.0f  %6.1fs %s\n", s->epoch, s->train_loss,
+	       100 * s->train_acc, vl, va, s->lr, s->images_per_second, s->seconds, s->best ? "*" : "");
 	fflush(stdout);
 }
 
