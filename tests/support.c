@@ -1,5 +1,6 @@
 #include "support.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,18 @@ int run_capture(const char *cmd, char **out)
 	if (st == -1 || !WIFEXITED(st))
 		return -1;
 	return WEXITSTATUS(st);
+}
+
+int cli(char **out, const char *fmt, ...)
+{
+	char args[8192], cmd[9000];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof(cmd), "'%s' %s", AUG_CLI, args);
+	return run_capture(cmd, out);
 }
 
 uint8_t *slurp(const char *path, size_t *len)

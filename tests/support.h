@@ -20,6 +20,10 @@ void rm_rf(const char *path);
  * into *out (caller frees) when out is not NULL. */
 int run_capture(const char *cmd, char **out);
 
+/* Run `augment <args>` (the CLI under test; args is a shell fragment),
+ * capturing stdout and stderr into *out (caller frees). */
+int cli(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Read a whole file; NULL when it cannot be read. Caller frees. */
 uint8_t *slurp(const char *path, size_t *len);
 

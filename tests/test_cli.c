@@ -13,21 +13,6 @@
 #include "augment.h"
 #include "support.h"
 
-static int cli(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Run `augment <args>` (a shell fragment), capturing stdout and stderr. */
-static int cli(char **out, const char *fmt, ...)
-{
-	char args[8192], cmd[9000];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(args, sizeof(args), fmt, ap);
-	va_end(ap);
-	snprintf(cmd, sizeof(cmd), "'%s' %s", AUG_CLI, args);
-	return run_capture(cmd, out);
-}
-
 static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static int sh(const char *fmt, ...)

@@ -919,20 +919,6 @@ CTest(import, real_fashion_mnist_first_100)
 
 /* ---- the command ---- */
 
-static int cli(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int cli(char **out, const char *fmt, ...)
-{
-	char args[8192], cmd[9000];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(args, sizeof(args), fmt, ap);
-	va_end(ap);
-	snprintf(cmd, sizeof(cmd), "'%s' %s", AUG_CLI, args);
-	return run_capture(cmd, out);
-}
-
 CTest(import_cli, imports_reports_and_fails_with_the_file_named)
 {
 	char *src = make_tmpdir(), *out = make_tmpdir();
