@@ -256,11 +256,19 @@ static aug_status run_planes(aug_executor *ex, const void *buf, size_t len, cons
 		t0 = t1;
 	}
 
-	gx = (struct grid){ src->width, got.origin_x, got.scale, w };
-	gy = (struct grid){ src->height, got.origin_y, got.scale, h };
-	st = aug__taps_build(&ex->tx, &pl->x, pl->filter, &gx);
-	if (!st)
-		st = aug__taps_build(&ex->ty, &pl->y, pl->filter, &gy);
+	if (any && got.scale == 1 && got.origin_x == want.x && got.origin_y == want.y && ex->tx.n == pl->x.n_out &&
+	    ex->ty.n == pl->y.n_out) {
+		/* The taps that found the region, moved onto it: the region
+		 * holds every pixel they touch. */
+		aug__taps_shift(&ex->tx, got.origin_x);
+		aug__taps_shift(&ex->ty, got.origin_y);
+	} else {
+		gx = (struct grid){ src->width, got.origin_x, got.scale, w };
+		gy = (struct grid){ src->height, got.origin_y, got.scale, h };
+		st = aug__taps_build(&ex->tx, &pl->x, pl->filter, &gx);
+		if (!st)
+			st = aug__taps_build(&ex->ty, &pl->y, pl->filter, &gy);
+	}
 	if (!st)
 		st = reserve(&ex->planes.p, &ex->planes_cap, (size_t)3 * (size_t)pl->out_w * (size_t)pl->out_h);
 	if (!st)

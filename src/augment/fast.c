@@ -23,6 +23,25 @@
 
 /* ---- Resampling into planes --------------------------------------------- */
 
+/* The resample is separable: a vertical pass (source rows blended into one
+ * row) and a horizontal pass (a row resampled along x), in whichever order
+ * costs less. Both work on planar float rows: bytes are converted, and RGB
+ * split into three planes, as they are read (the compiler vectorises that
+ * with shuffles), so that every later loop runs over contiguous floats.
+ *
+ * The horizontal pass is the awkward one, a different window of the source
+ * for every output pixel. With AVX-512 it computes 16 outputs at once: the
+ * block's source window (up to 64 floats) sits in four registers, and each
+ * tap is one permute that picks every lane's source pixel, and one
+ * multiply-add (the taps' blocked form, struct taps). Elsewhere, or when a
+ * block's window is wider (shrinking by more than about 3.5), it is a scalar
+ * loop over the taps. Both add the same terms in the same order, so they
+ * give the same floats. */
+
+/* Floats of slack after a planar row: a block loads AUG__BLOCK_SPAN floats
+ * from its first source pixel. */
+#define ROW_PAD AUG__BLOCK_SPAN
+
 /* The span [lo, hi] of source indices the taps touch; false when none. */
 static bool tap_span(const struct taps *t, int *lo, int *hi)
 {
@@ -46,141 +65,6 @@ static size_t tap_total(const struct taps *t)
 	return n;
 }
 
-/* Which pass goes first. Horizontal first costs rows_in * (scalar taps of
- * a row) plus a vectorised vertical pass; vertical first costs a vectorised
- * pass over out_h rows of the source columns, then the scalar horizontal
- * taps on out_h rows only. Shrinking vertically favours vertical first. */
-static bool taps_are_identity(const struct taps *t);
-
-static bool vertical_first(const struct taps *tx, const struct taps *ty)
-{
-	int rlo, rhi, clo, chi;
-	double h_first, v_first;
-
-	if (taps_are_identity(tx))
-		return false; /* a gather: horizontal first costs nothing */
-	if (!tap_span(ty, &rlo, &rhi) || !tap_span(tx, &clo, &chi))
-		return false;
-	h_first = (double)(rhi - rlo + 1) * (double)tap_total(tx) + (double)tap_total(ty) * tx->n / 8.0;
-	v_first = (double)tap_total(ty) * (chi - clo + 1) / 8.0 + (double)ty->n * (double)tap_total(tx);
-	return v_first < h_first;
-}
-
-size_t aug__fplanes_scratch(const aug_image *src, const struct taps *tx, const struct taps *ty)
-{
-	int rmin, rmax, cmin, cmax;
-
-	if (!tap_span(ty, &rmin, &rmax) || !tap_span(tx, &cmin, &cmax))
-		return 1;
-	if (vertical_first(tx, ty))
-		return (size_t)(cmax - cmin + 1) * (size_t)src->channels + 1;
-	/* Horizontal first: the planes, then room for a padded copy of the
-	 * image's last row (hpass reads one byte past a pixel). */
-	return (size_t)(rmax - rmin + 1) * (size_t)tx->n * (size_t)src->channels +
-	       ((size_t)src->width * (size_t)src->channels + 8) / sizeof(float) + 1;
-}
-
-typedef float v4f __attribute__((vector_size(16)));
-typedef uint8_t v4u8 __attribute__((vector_size(4)));
-
-static inline v4f load4(const float *p)
-{
-	v4f v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-/* Four bytes as four floats: an RGB pixel and one byte of the next. */
-static inline v4f load4u8(const uint8_t *p)
-{
-	v4u8 v;
-
-	memcpy(&v, p, sizeof(v));
-	return __builtin_convertvector(v, v4f);
-}
-
-/* Horizontal pass of one source row into `c` planar rows of `ow` floats.
- * `s` must be readable one byte past the last pixel (load4u8): image rows
- * are, but for the last row of an image the caller passes a padded copy. */
-HOT static void hpass(const uint8_t *restrict s, int c, const struct taps *tx, float *restrict out, size_t plane,
-		      const float *fill)
-{
-	int ow = tx->n;
-
-	if (c == 3) {
-		v4f f = { fill[0], fill[1], fill[2], 0 };
-
-		for (int i = 0; i < ow; i++) {
-			const float *w = tx->w + (size_t)i * (size_t)tx->max_taps;
-			const uint8_t *sp = s + (size_t)tx->first[i] * 3;
-			v4f acc = f * tx->wfill[i];
-
-			for (int t = 0; t < tx->count[i]; t++)
-				acc += load4u8(sp + 3 * t) * w[t];
-			out[i] = acc[0];
-			out[plane + (size_t)i] = acc[1];
-			out[2 * plane + (size_t)i] = acc[2];
-		}
-	} else {
-		for (int i = 0; i < ow; i++) {
-			const float *w = tx->w + (size_t)i * (size_t)tx->max_taps;
-			const uint8_t *sp = s + tx->first[i];
-			float acc = tx->wfill[i] * fill[0];
-
-			for (int t = 0; t < tx->count[i]; t++)
-				acc += w[t] * sp[t];
-			out[i] = acc;
-		}
-	}
-}
-
-/* Four floats as one vector (GCC/Clang vector extension; SSE on x86, NEON
- * on ARM) hold an RGB pixel and one value of the next, so each tap of the
- * horizontal passes is one load and one multiply-add for all three channels.
- *
- * The same for a source row already in float (vertical pass first);
- * `s` starts at column `x0` of the source. */
-HOT static void hpass_f(const float *restrict s, int x0, int c, const struct taps *tx, float *restrict out,
-			size_t plane, const float *fill)
-{
-	int ow = tx->n;
-
-	if (c == 3) {
-		/* `s` has one float of padding after its last pixel for load4. */
-		v4f f = { fill[0], fill[1], fill[2], 0 };
-
-		for (int i = 0; i < ow; i++) {
-			const float *w = tx->w + (size_t)i * (size_t)tx->max_taps;
-			const float *sp = s + (size_t)(tx->first[i] - x0) * 3;
-			v4f acc = f * tx->wfill[i];
-
-			for (int t = 0; t < tx->count[i]; t++)
-				acc += load4(sp + 3 * t) * w[t];
-			out[i] = acc[0];
-			out[plane + (size_t)i] = acc[1];
-			out[2 * plane + (size_t)i] = acc[2];
-		}
-	} else {
-		for (int i = 0; i < ow; i++) {
-			const float *w = tx->w + (size_t)i * (size_t)tx->max_taps;
-			const float *sp = s + (tx->first[i] - x0);
-			float acc = tx->wfill[i] * fill[0];
-
-			for (int t = 0; t < tx->count[i]; t++)
-				acc += w[t] * sp[t];
-			out[i] = acc;
-		}
-	}
-}
-
-/* d[x] += w * s[x] for a row of bytes. */
-HOT static void vaxpy_u8(float *restrict d, const uint8_t *restrict s, float w, int n)
-{
-	for (int x = 0; x < n; x++)
-		d[x] += w * (float)s[x];
-}
-
 /* Identity horizontal taps (a crop or flip without scaling): one tap of
  * weight 1 per output pixel; a gather without multiplies. */
 static bool taps_are_identity(const struct taps *t)
@@ -191,10 +75,165 @@ static bool taps_are_identity(const struct taps *t)
 	return true;
 }
 
-HOT static void vaxpy(float *restrict d, const float *restrict s, float w, int n)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define HAVE_BLOCKED 1
+#include <immintrin.h>
+
+typedef float v16f __attribute__((vector_size(64)));
+typedef int32_t v16i __attribute__((vector_size(64)));
+
+/* The blocked horizontal pass (see above) over `c` planar rows at once,
+ * which share the taps: three independent sums hide the latency of each.
+ * s[ch] is a planar row starting at source pixel x0, readable (and
+ * initialised) ROW_PAD floats past the last pixel the taps touch. `wide`
+ * (a constant in each instance, like `c`, so that everything stays in
+ * registers): the blocks' windows need 64 floats, not 32. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+hrow_blocked_c(float *const *s, const int c, const bool wide, int x0, const struct taps *tx, float *const *out,
+	       const float *fill)
 {
-	for (int x = 0; x < n; x++)
-		d[x] += w * s[x];
+	size_t stride = (size_t)tx->max_taps * AUG__LANES;
+	v16f r0[3], r1[3], r2[3], r3[3], acc[3];
+
+	for (int b = 0; b < tx->nblk; b++) {
+		size_t off = (size_t)(tx->bbase[b] - x0), at = (size_t)b * AUG__LANES;
+		const int32_t *idx = tx->bidx + (size_t)b * stride;
+		const float *w = tx->bw + (size_t)b * stride;
+		int left = tx->n - b * AUG__LANES, nt = tx->bntaps[b];
+		v16f fw, wv;
+		v16i k, m;
+
+		memcpy(&fw, tx->bwfill + at, sizeof(fw));
+		for (int ch = 0; ch < c; ch++) {
+			memcpy(&r0[ch], s[ch] + off, sizeof(v16f));
+			memcpy(&r1[ch], s[ch] + off + 16, sizeof(v16f));
+			if (wide) {
+				memcpy(&r2[ch], s[ch] + off + 32, sizeof(v16f));
+				memcpy(&r3[ch], s[ch] + off + 48, sizeof(v16f));
+			}
+			acc[ch] = fw * fill[ch];
+		}
+		for (int t = 0; t < nt; t++) {
+			memcpy(&k, idx + (size_t)t * AUG__LANES, sizeof(k));
+			memcpy(&wv, w + (size_t)t * AUG__LANES, sizeof(wv));
+			m = k < 32;
+			for (int ch = 0; ch < c; ch++) {
+				/* A 32-float table (indices taken mod 32); when
+				 * wide, a second one and each lane from the one
+				 * its index points into. */
+				v16f v = __builtin_shuffle(r0[ch], r1[ch], k);
+
+				if (wide) {
+					v16f hi = __builtin_shuffle(r2[ch], r3[ch], k);
+
+					v = (v16f)(((v16i)v & m) | ((v16i)hi & ~m));
+				}
+				acc[ch] += v * wv;
+			}
+		}
+		for (int ch = 0; ch < c; ch++) {
+			if (left >= AUG__LANES)
+				memcpy(out[ch] + at, &acc[ch], sizeof(v16f));
+			else
+				_mm512_mask_storeu_ps(out[ch] + at, (__mmask16)((1u << left) - 1), (__m512)acc[ch]);
+		}
+	}
+}
+
+#define HROW_BLOCKED(name, c, wide)                                                                          \
+	__attribute__((target("avx512f"))) static void name(float *const *s, int x0, const struct taps *tx,   \
+							    float *const *out, const float *fill)             \
+	{                                                                                                      \
+		hrow_blocked_c(s, c, wide, x0, tx, out, fill);                                                 \
+	}
+HROW_BLOCKED(hrow_blocked1, 1, false)
+HROW_BLOCKED(hrow_blocked1w, 1, true)
+HROW_BLOCKED(hrow_blocked3, 3, false)
+HROW_BLOCKED(hrow_blocked3w, 3, true)
+#endif
+
+/* Whether the blocked pass can run these taps on this CPU. */
+static bool blocked_ok(const struct taps *tx)
+{
+#ifdef HAVE_BLOCKED
+	return tx->blocked && __builtin_cpu_supports("avx512f");
+#else
+	(void)tx;
+	return false;
+#endif
+}
+
+/* The scalar horizontal pass: out[i] = wfill[i] * fill + the taps. */
+static void hrow_scalar(const float *restrict s, int x0, const struct taps *tx, float *restrict out, float fill)
+{
+	for (int i = 0; i < tx->n; i++) {
+		const float *w = tx->w + (size_t)i * (size_t)tx->max_taps;
+		float acc = tx->wfill[i] * fill;
+
+		for (int t = 0; t < tx->count[i]; t++)
+			acc += w[t] * s[tx->first[i] - x0 + t];
+		out[i] = acc;
+	}
+}
+
+/* Resample `c` planar rows along x into out[ch]. */
+static void hrow(float *const *s, int c, int x0, const struct taps *tx, float *const *out, const float *fill,
+		 bool blocked)
+{
+#ifdef HAVE_BLOCKED
+	if (blocked) {
+		if (c == 3)
+			(tx->wide ? hrow_blocked3w : hrow_blocked3)(s, x0, tx, out, fill);
+		else
+			(tx->wide ? hrow_blocked1w : hrow_blocked1)(s, x0, tx, out, fill);
+		return;
+	}
+#endif
+	for (int ch = 0; ch < c; ch++)
+		hrow_scalar(s[ch], x0, tx, out[ch], fill[ch]);
+}
+
+/* Which pass goes first, by a rough count of vector operations. Vertical
+ * first blends out_h rows over the needed columns (converting bytes each
+ * time), splits and resamples out_h rows; horizontal first converts and
+ * resamples every needed source row, then blends out_h rows of out_w floats.
+ * Shrinking vertically favours vertical first. */
+static bool vertical_first(const struct taps *tx, const struct taps *ty, int c, bool blocked)
+{
+	int rlo, rhi, clo, chi;
+	double span, rows, hrow_ops = 0, v_first, h_first;
+
+	if (taps_are_identity(tx))
+		return false; /* a gather: horizontal first costs nothing */
+	if (!tap_span(ty, &rlo, &rhi) || !tap_span(tx, &clo, &chi))
+		return false;
+	if (blocked) {
+		for (int b = 0; b < tx->nblk; b++)
+			hrow_ops += tx->bntaps[b] * (tx->wide ? 4.0 : 2.0);
+	} else {
+		hrow_ops = 2.0 * (double)tap_total(tx);
+	}
+	span = (double)(chi - clo + 1) * c;
+	rows = rhi - rlo + 1;
+	v_first = (double)tap_total(ty) * span / 16 * 2.5 + (double)ty->n * (span / 16 + c * hrow_ops);
+	h_first = rows * span / 16 * 2 + rows * c * hrow_ops + (double)tap_total(ty) * c * tx->n / 16 * 2;
+	return v_first < h_first;
+}
+
+size_t aug__fplanes_scratch(const aug_image *src, const struct taps *tx, const struct taps *ty)
+{
+	int rmin = 0, rmax = -1, cmin = 0, cmax = -1, c = src->channels;
+	size_t rows_f;
+
+	tap_span(ty, &rmin, &rmax);
+	if (!tap_span(tx, &cmin, &cmax))
+		cmin = 0, cmax = -1;
+	rows_f = (size_t)c * ((size_t)(cmax - cmin + 1) + ROW_PAD);
+	if (vertical_first(tx, ty, c, blocked_ok(tx)))
+		return rows_f + (c == 3 ? (size_t)3 * (size_t)(cmax - cmin + 1) : 0); /* + the blended row */
+	if (rmax < rmin)
+		return rows_f;
+	return (size_t)(rmax - rmin + 1) * (size_t)tx->n * (size_t)c + rows_f;
 }
 
 HOT static void vset(float *restrict d, float v, int n)
@@ -203,13 +242,59 @@ HOT static void vset(float *restrict d, float v, int n)
 		d[x] = v;
 }
 
+HOT static void vaxpy(float *restrict d, const float *restrict s, float w, int n)
+{
+	for (int x = 0; x < n; x++)
+		d[x] += w * s[x];
+}
+
+/* d[x] += w * s[x] for a row of bytes. */
+HOT static void vaxpy_u8(float *restrict d, const uint8_t *restrict s, float w, int n)
+{
+	for (int x = 0; x < n; x++)
+		d[x] += w * (float)s[x];
+}
+
+HOT static void to_float(float *restrict d, const uint8_t *restrict s, int n)
+{
+	for (int x = 0; x < n; x++)
+		d[x] = s[x];
+}
+
+/* A row of RGB bytes as three planar float rows. */
+HOT static void to_float3(float *restrict r, float *restrict g, float *restrict b, const uint8_t *restrict s, int n)
+{
+	for (int x = 0; x < n; x++) {
+		r[x] = s[3 * x];
+		g[x] = s[3 * x + 1];
+		b[x] = s[3 * x + 2];
+	}
+}
+
+/* An RGB float row as three planar rows. */
+HOT static void split3(float *restrict r, float *restrict g, float *restrict b, const float *restrict s, int n)
+{
+	for (int x = 0; x < n; x++) {
+		r[x] = s[3 * x];
+		g[x] = s[3 * x + 1];
+		b[x] = s[3 * x + 2];
+	}
+}
+
+/* The outputs wholly in padding, [0, fill_lo) and [fill_hi, n). */
+static void fill_columns(float *row, const struct taps *tx, float v)
+{
+	vset(row, v, tx->fill_lo);
+	vset(row + tx->fill_hi, v, tx->n - tx->fill_hi);
+}
+
 void aug__resample_planes(const aug_image *src, struct fplanes *dst, const struct taps *tx, const struct taps *ty,
 			  const uint8_t fill_before[3], const uint8_t fill_after[3], float *scratch)
 {
-	int c = src->channels, ow = tx->n, oh = ty->n, rmin = 1 << 30, rmax = -1;
-	size_t plane_in, plane_out = (size_t)ow * (size_t)oh;
-	float fb[3], fa[3];
-	bool ident = taps_are_identity(tx);
+	int c = src->channels, ow = tx->n, oh = ty->n, rmin = 0, rmax = -1, cmin = 0, cmax = -1, span;
+	size_t plane_in, plane_out = (size_t)ow * (size_t)oh, row_f;
+	float fb[3], fa[3], *P[3], *hbuf;
+	bool blocked = blocked_ok(tx), ident = taps_are_identity(tx);
 
 	for (int ch = 0; ch < 3; ch++) {
 		fb[ch] = fill_before[ch];
@@ -222,41 +307,60 @@ void aug__resample_planes(const aug_image *src, struct fplanes *dst, const struc
 	dst->w = ow;
 	dst->h = oh;
 	dst->c = c;
-	if (vertical_first(tx, ty)) {
-		int cmin, cmax;
+	tap_span(ty, &rmin, &rmax);
+	if (!tap_span(tx, &cmin, &cmax))
+		cmin = 0, cmax = -1;
+	span = cmax - cmin + 1;
+	row_f = (size_t)span + ROW_PAD;
+	plane_in = rmax >= rmin ? (size_t)(rmax - rmin + 1) * (size_t)ow : 0;
+	hbuf = scratch;
+	if (vertical_first(tx, ty, c, blocked))
+		plane_in = 0;
+	for (int ch = 0; ch < c; ch++) {
+		P[ch] = scratch + plane_in * (size_t)c + (size_t)ch * row_f;
+		vset(P[ch] + span, 0.0f, ROW_PAD);
+	}
 
-		tap_span(tx, &cmin, &cmax);
+	if (!plane_in && rmax >= rmin) {
+		/* Vertical first: each output row is a blend of source rows
+		 * over the needed columns (interleaved, as the bytes come),
+		 * split into planes, then resampled along x. */
+		float *blend = c == 3 ? P[2] + row_f : P[0];
+
 		for (int j = 0; j < oh; j++) {
 			const float *w = ty->w + (size_t)j * (size_t)ty->max_taps;
-			int span = (cmax - cmin + 1) * c;
+			float *d[3];
 
+			for (int ch = 0; ch < c; ch++)
+				d[ch] = dst->p + (size_t)ch * plane_out + (size_t)j * (size_t)ow;
 			if (ty->fill_all[j]) {
 				for (int ch = 0; ch < c; ch++)
-					vset(dst->p + (size_t)ch * plane_out + (size_t)j * (size_t)ow, fa[ch], ow);
+					vset(d[ch], fa[ch], ow);
 				continue;
 			}
-			/* The row's vertical blend over the needed columns; a
-			 * fill row contributes the fill colour to every column. */
-			vset(scratch, 0.0f, span);
+			if (ty->wfill[j] == 0.0f || c == 1) {
+				vset(blend, ty->wfill[j] * fb[0], span * c);
+			} else {
+				for (int x = 0; x < span * c; x++)
+					blend[x] = ty->wfill[j] * fb[x % 3];
+			}
 			for (int t = 0; t < ty->count[j]; t++)
-				vaxpy_u8(scratch, aug_image_row(src, ty->first[j] + t) + (size_t)cmin * (size_t)c, w[t], span);
-			if (ty->wfill[j] != 0.0f)
-				for (int x = 0; x < span; x++)
-					scratch[x] += ty->wfill[j] * fb[x % c];
-			hpass_f(scratch, cmin, c, tx, dst->p + (size_t)j * (size_t)ow, plane_out, fb);
-			for (int i = 0; i < ow; i++)
-				if (tx->fill_all[i])
-					for (int ch = 0; ch < c; ch++)
-						dst->p[(size_t)ch * plane_out + (size_t)j * (size_t)ow + (size_t)i] = fa[ch];
+				vaxpy_u8(blend, aug_image_row(src, ty->first[j] + t) + (size_t)cmin * (size_t)c, w[t],
+					 span * c);
+			if (c == 3)
+				split3(P[0], P[1], P[2], blend, span);
+			hrow(P, c, cmin, tx, d, fb, blocked);
+			for (int ch = 0; ch < c; ch++)
+				fill_columns(d[ch], tx, fa[ch]);
 		}
 		return;
 	}
-	tap_span(ty, &rmin, &rmax);
-	plane_in = rmax >= rmin ? (size_t)(rmax - rmin + 1) * (size_t)ow : 0;
-	/* Horizontal: the source rows the vertical taps need, into planes. */
+
+	/* Horizontal first: the source rows the vertical taps need, into
+	 * planes of out_w floats. */
 	for (int r = rmin; r <= rmax; r++) {
 		const uint8_t *s = aug_image_row(src, r);
-		float *h = scratch + (size_t)(r - rmin) * (size_t)ow;
+		float *h = hbuf + (size_t)(r - rmin) * (size_t)ow, *hp[3];
 
 		if (ident) {
 			for (int i = 0; i < ow; i++) {
@@ -265,21 +369,21 @@ void aug__resample_planes(const aug_image *src, struct fplanes *dst, const struc
 				for (int ch = 0; ch < c; ch++)
 					h[(size_t)ch * plane_in + (size_t)i] = tx->count[i] ? sp[ch] : fb[ch];
 			}
-		} else {
-			if (r == src->height - 1) {
-				uint8_t *pad = (uint8_t *)(scratch + plane_in * (size_t)c);
-
-				memcpy(pad, s, (size_t)src->width * (size_t)c);
-				pad[(size_t)src->width * (size_t)c] = 0;
-				s = pad;
-			}
-			hpass(s, c, tx, h, plane_in, fb);
+			continue;
 		}
+		s += (size_t)cmin * (size_t)c;
+		if (c == 3)
+			to_float3(P[0], P[1], P[2], s, span);
+		else
+			to_float(P[0], s, span);
+		for (int ch = 0; ch < c; ch++)
+			hp[ch] = h + (size_t)ch * plane_in;
+		hrow(P, c, cmin, tx, hp, fb, blocked);
 	}
 	/* Vertical, plane by plane, row by row: contiguous multiply-adds. */
 	for (int ch = 0; ch < c; ch++) {
 		float *out = dst->p + (size_t)ch * plane_out;
-		const float *hin = scratch + (size_t)ch * plane_in;
+		const float *hin = hbuf + (size_t)ch * plane_in;
 
 		for (int j = 0; j < oh; j++) {
 			float *d = out + (size_t)j * (size_t)ow;
@@ -292,9 +396,7 @@ void aug__resample_planes(const aug_image *src, struct fplanes *dst, const struc
 			vset(d, ty->wfill[j] * fb[ch], ow);
 			for (int t = 0; t < ty->count[j]; t++)
 				vaxpy(d, hin + (size_t)(ty->first[j] + t - rmin) * (size_t)ow, w[t], ow);
-			for (int i = 0; i < ow; i++)
-				if (tx->fill_all[i])
-					d[i] = fa[ch];
+			fill_columns(d, tx, fa[ch]);
 		}
 	}
 }

@@ -227,7 +227,19 @@ void aug__plan_build(const aug_pipeline *p, const aug_sample *s, struct plan *pl
 
 /* Per-axis resampling taps for a source grid. Output i takes source pixels
  * first[i] .. first[i] + count[i] - 1 with weights w[i * max_taps + t], plus
- * wfill[i] times the fill value; fill_all[i] marks pixels wholly padding. */
+ * wfill[i] times the fill value; fill_all[i] marks pixels wholly padding,
+ * which are exactly the outputs [0, fill_lo) and [fill_hi, n).
+ *
+ * The same taps in blocks of AUG__LANES outputs, for a horizontal pass that
+ * computes a block at once (fast.c): output b * AUG__LANES + l reads source
+ * bbase[b] + bidx[(b * max_taps + t) * AUG__LANES + l] with weight
+ * bw[same index], for t < bntaps[b]; lanes past their count have weight 0
+ * and index their first tap; bwfill[b * AUG__LANES + l] is the lane's fill
+ * weight. A block's indices all lie below AUG__BLOCK_SPAN, or `blocked` is
+ * false. */
+#define AUG__LANES 16
+#define AUG__BLOCK_SPAN 64
+
 struct taps {
 	int n;
 	int max_taps;
@@ -236,8 +248,20 @@ struct taps {
 	float *w;
 	float *wfill;
 	uint8_t *fill_all;
+	int fill_lo;
+	int fill_hi;
 	size_t cap_n;
 	size_t cap_w;
+	bool blocked;
+	bool wide;        /* some block spans more than AUG__BLOCK_SPAN / 2 */
+	int nblk;
+	int *bbase;
+	int *bntaps;
+	int32_t *bidx;
+	float *bw;
+	float *bwfill;
+	size_t cap_blk;
+	size_t cap_bw;
 };
 
 /* The source grid the taps index: `n` pixels, where pixel k covers source
@@ -253,9 +277,16 @@ struct grid {
 aug_status aug__taps_build(struct taps *t, const struct axis_plan *ax, enum filter f, const struct grid *g);
 void aug__taps_free(struct taps *t);
 
+/* Taps built on a full-size grid moved onto a grid whose pixel 0 is source
+ * pixel `origin` (a region decoded at scale 1 starting there): the taps
+ * aug__taps_build() would give on that grid (up to the rounding of a
+ * double), when the region holds every pixel they touch. */
+void aug__taps_shift(struct taps *t, int origin);
+
 /* The range of full-size source pixels the taps of an axis touch, or false
  * when none (the output is all padding). `scratch` holds the taps built on
- * the way (reused storage: no allocation in steady state). */
+ * the way (reused storage: no allocation in steady state), on the full-size
+ * grid, or has n = 0 when they could not be built. */
 bool aug__plan_source_range(const struct axis_plan *ax, enum filter f, int image_n, struct taps *scratch, int *lo,
 			    int *hi);
 

@@ -11,6 +11,7 @@
  * padding added after the resize). A sample the plan cannot express (edge
  * or reflect padding, two different fill colours, padding between two
  * resizes) is marked fallback, and runs on the reference path. */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -245,7 +246,97 @@ void aug__taps_free(struct taps *t)
 	free(t->w);
 	free(t->wfill);
 	free(t->fill_all);
+	free(t->bbase);
+	free(t->bntaps);
+	free(t->bidx);
+	free(t->bw);
+	free(t->bwfill);
 	memset(t, 0, sizeof(*t));
+}
+
+/* The blocked form of the taps (see struct taps). */
+static aug_status build_blocks(struct taps *t)
+{
+	int nblk = (t->n + AUG__LANES - 1) / AUG__LANES;
+	size_t nw = (size_t)nblk * (size_t)t->max_taps * AUG__LANES;
+
+	if ((size_t)nblk > t->cap_blk) {
+		int *base = realloc(t->bbase, (size_t)nblk * sizeof(int));
+		int *nt = base ? realloc(t->bntaps, (size_t)nblk * sizeof(int)) : NULL;
+		float *wf = nt ? realloc(t->bwfill, (size_t)nblk * AUG__LANES * sizeof(float)) : NULL;
+
+		if (base)
+			t->bbase = base;
+		if (nt)
+			t->bntaps = nt;
+		if (!wf)
+			return aug__fail(AUG_ENOMEM, "aug__taps_build", "no memory");
+		t->bwfill = wf;
+		t->cap_blk = (size_t)nblk;
+	}
+	if (nw > t->cap_bw) {
+		int32_t *idx = realloc(t->bidx, nw * sizeof(int32_t));
+		float *w = idx ? realloc(t->bw, nw * sizeof(float)) : NULL;
+
+		if (idx)
+			t->bidx = idx;
+		if (!w)
+			return aug__fail(AUG_ENOMEM, "aug__taps_build", "no memory");
+		t->bw = w;
+		t->cap_bw = nw;
+	}
+	t->nblk = nblk;
+	t->blocked = true;
+	t->wide = false;
+	for (int b = 0; b < nblk; b++) {
+		int i0 = b * AUG__LANES, lo = INT_MAX, hi = INT_MIN, nt = 0;
+		int32_t *idx = t->bidx + (size_t)b * (size_t)t->max_taps * AUG__LANES;
+		float *w = t->bw + (size_t)b * (size_t)t->max_taps * AUG__LANES;
+
+		for (int l = 0; l < AUG__LANES && i0 + l < t->n; l++) {
+			int i = i0 + l;
+
+			if (!t->count[i])
+				continue;
+			lo = t->first[i] < lo ? t->first[i] : lo;
+			hi = t->first[i] + t->count[i] > hi ? t->first[i] + t->count[i] : hi;
+			nt = t->count[i] > nt ? t->count[i] : nt;
+		}
+		if (nt == 0)
+			lo = hi = 0;
+		if (hi - lo > AUG__BLOCK_SPAN)
+			t->blocked = false;
+		if (hi - lo > AUG__BLOCK_SPAN / 2)
+			t->wide = true;
+		t->bbase[b] = lo;
+		t->bntaps[b] = nt;
+		for (int l = 0; l < AUG__LANES; l++) {
+			int i = i0 + l;
+			bool live = i < t->n && t->count[i] > 0;
+
+			t->bwfill[(size_t)i0 + (size_t)l] = i < t->n ? t->wfill[i] : 0.0f;
+			for (int k = 0; k < nt; k++) {
+				size_t at = (size_t)k * AUG__LANES + (size_t)l;
+
+				if (live && k < t->count[i]) {
+					idx[at] = t->first[i] + k - lo;
+					w[at] = t->w[(size_t)i * (size_t)t->max_taps + (size_t)k];
+				} else {
+					idx[at] = live ? t->first[i] - lo : 0;
+					w[at] = 0.0f;
+				}
+			}
+		}
+	}
+	return AUG_OK;
+}
+
+void aug__taps_shift(struct taps *t, int origin)
+{
+	for (int i = 0; i < t->n; i++)
+		t->first[i] = t->count[i] ? t->first[i] - origin : 0;
+	for (int b = 0; b < t->nblk; b++)
+		t->bbase[b] = t->bntaps[b] ? t->bbase[b] - origin : 0;
 }
 
 static aug_status taps_reserve(struct taps *t, int n, int max_taps)
@@ -382,7 +473,9 @@ aug_status aug__taps_build(struct taps *t, const struct axis_plan *ax, enum filt
 			w[q] = (float)(w[q] / total);
 		t->wfill[i] = (float)(fillw / total);
 	}
-	return AUG_OK;
+	t->fill_lo = ax->frame_lo < 0 ? 0 : ax->frame_lo > ax->n_out ? ax->n_out : ax->frame_lo;
+	t->fill_hi = ax->frame_hi < t->fill_lo ? t->fill_lo : ax->frame_hi > ax->n_out ? ax->n_out : ax->frame_hi;
+	return build_blocks(t);
 }
 
 bool aug__plan_source_range(const struct axis_plan *ax, enum filter f, int image_n, struct taps *scratch, int *lo,
@@ -393,6 +486,7 @@ bool aug__plan_source_range(const struct axis_plan *ax, enum filter f, int image
 
 	/* The taps on the full-size grid, in the caller's reusable storage. */
 	if (aug__taps_build(scratch, ax, f, &g)) {
+		scratch->n = 0; /* no taps to reuse */
 		*lo = 0;
 		*hi = image_n;
 		return true;
