@@ -21,6 +21,24 @@
 #define HOT
 #endif
 
+/* min and max as plain comparisons: fminf/fmaxf must honour NaN and are
+ * library calls that stop vectorisation; these become minps/maxps (with
+ * this file's -ffinite-math-only, see meson.build). */
+static inline float fmin2(float a, float b)
+{
+	return a < b ? a : b;
+}
+
+static inline float fmax2(float a, float b)
+{
+	return a > b ? a : b;
+}
+
+static inline float clamp255(float v)
+{
+	return fmin2(fmax2(v, 0.0f), 255.0f);
+}
+
 /* ---- Resampling into planes --------------------------------------------- */
 
 /* The resample is separable: a vertical pass (source rows blended into one
@@ -408,23 +426,24 @@ HOT static void scale_clamp(float *restrict p, size_t n, float f, float add)
 	for (size_t i = 0; i < n; i++) {
 		float v = p[i] * f + add;
 
-		p[i] = v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v;
+		p[i] = clamp255(v);
 	}
 }
 
 HOT static double luma_sum(const float *restrict r, const float *restrict g, const float *restrict b, size_t n)
 {
-	float acc[8] = { 0 };
+	float acc[16] = { 0 };
 	double sum = 0;
 	size_t i = 0;
 
-	/* Eight partial sums keep the float additions exact enough and vectorisable. */
-	for (; i + 8 <= n; i += 8)
-		for (int k = 0; k < 8; k++)
+	/* Sixteen partial sums (one AVX-512 vector) keep the float additions
+	 * exact enough and vectorisable. */
+	for (; i + 16 <= n; i += 16)
+		for (int k = 0; k < 16; k++)
 			acc[k] += 0.299f * r[i + k] + 0.587f * g[i + k] + 0.114f * b[i + k];
 	for (; i < n; i++)
 		sum += 0.299 * r[i] + 0.587 * g[i] + 0.114 * b[i];
-	for (int k = 0; k < 8; k++)
+	for (int k = 0; k < 16; k++)
 		sum += acc[k];
 	return sum;
 }
@@ -444,9 +463,9 @@ HOT static void saturate(float *restrict r, float *restrict g, float *restrict b
 		float grey = (1.0f - f) * (0.299f * r[i] + 0.587f * g[i] + 0.114f * b[i]);
 		float vr = f * r[i] + grey, vg = f * g[i] + grey, vb = f * b[i] + grey;
 
-		r[i] = vr < 0.0f ? 0.0f : vr > 255.0f ? 255.0f : vr;
-		g[i] = vg < 0.0f ? 0.0f : vg > 255.0f ? 255.0f : vg;
-		b[i] = vb < 0.0f ? 0.0f : vb > 255.0f ? 255.0f : vb;
+		r[i] = clamp255(vr);
+		g[i] = clamp255(vg);
+		b[i] = clamp255(vb);
 	}
 }
 
@@ -455,24 +474,21 @@ HOT static void saturate(float *restrict r, float *restrict g, float *restrict b
  * sextants [0, 6), HSV->RGB gives channel n (5 for R, 3 for G, 1 for B)
  *   max - d * max(0, min(k, 4 - k, 1)),   k = (n + h) mod 6
  * (the closed form of the sextant table; Wikipedia "HSL and HSV", "HSV to
- * RGB alternative"). The hue itself comes from the same cases as
- * rgb_to_hsv, written as selects. */
-/* min and max as plain comparisons: fminf/fmaxf must honour NaN and are
- * library calls that stop vectorisation; these become minps/maxps. */
-static inline float fmin2(float a, float b)
-{
-	return a < b ? a : b;
-}
+ * RGB alternative"). That weight is clamp(e - 1, 0, 1), e being the
+ * circular distance from h to the channel's own hue (0, 2 or 4 sextants),
+ * which costs fewer operations: the channel is
+ *   (max + d) - d * clamp(e, 1, 2).
+ * The hue itself comes from the same cases as rgb_to_hsv, written as
+ * selects. */
 
-static inline float fmax2(float a, float b)
+/* clamp(circular distance from h to c on [0, 6), 1, 2) */
+static inline float hue_distance(float h, float c)
 {
-	return a > b ? a : b;
-}
+	float e = h - c;
 
-static inline float sextant_weight(float k)
-{
-	k -= k >= 6.0f ? 6.0f : 0.0f;
-	return fmax2(0.0f, fmin2(fmin2(k, 4.0f - k), 1.0f));
+	e = e < 0.0f ? -e : e;
+	e = fmin2(e, 6.0f - e);
+	return fmin2(fmax2(e, 1.0f), 2.0f);
 }
 
 HOT static void hue_rotate(float *restrict r, float *restrict g, float *restrict b, size_t n, float shift)
@@ -486,35 +502,76 @@ HOT static void hue_rotate(float *restrict r, float *restrict g, float *restrict
 		float inv = 1.0f / fmax2(d, 1e-20f);
 		float h0 = (G - B) * inv, h1 = 2.0f + (B - R) * inv, h2 = 4.0f + (R - G) * inv;
 		float h = mx == R ? h0 : mx == G ? h1 : h2;
+		float top = mx + d;
 
 		h += s6;
 		h -= 6.0f * floorf(h * (1.0f / 6.0f));
-		r[i] = mx - d * sextant_weight(h + 5.0f);
-		g[i] = mx - d * sextant_weight(h + 3.0f);
-		b[i] = mx - d * sextant_weight(h + 1.0f);
+		r[i] = top - d * hue_distance(h, 0.0f);
+		g[i] = top - d * hue_distance(h, 2.0f);
+		b[i] = top - d * hue_distance(h, 4.0f);
 	}
 }
 
+/* Pixels per chunk of the colour stages: three planes of it (12 KiB) stay
+ * in L1 while every operation of a stage runs over them in turn. */
+#define CHUNK 1024
+
+/* One of color_jitter's operations (0 brightness, 2 saturation, 3 hue) on
+ * n pixels of the planes, or contrast (1) with the blend's `add` term. */
+static void jitter_op(int op, float *const *pl, int c, size_t n, const struct draw *d, float add)
+{
+	switch (op) {
+	case 0:
+		for (int ch = 0; ch < c; ch++)
+			scale_clamp(pl[ch], n, (float)d->f_bright, 0.0f);
+		break;
+	case 1:
+		for (int ch = 0; ch < c; ch++)
+			scale_clamp(pl[ch], n, (float)d->f_contrast, add);
+		break;
+	case 2:
+		saturate(pl[0], pl[1], pl[2], n, (float)d->f_sat);
+		break;
+	default:
+		hue_rotate(pl[0], pl[1], pl[2], n, (float)d->f_hue);
+		break;
+	}
+}
+
+/* color_jitter chunk by chunk: the operations before contrast and the sum
+ * of the grey levels it needs in one sweep, contrast and the rest in a
+ * second (one sweep when contrast is left out). */
 static void jitter_planes(struct fplanes *im, const struct draw *d)
 {
 	size_t n = (size_t)im->w * (size_t)im->h;
-	float *r = im->p, *g = im->p + n, *b = im->p + 2 * n;
+	int ops[4], nops = 0, split = -1;
+	double sum = 0;
+	float add = 0;
 
 	for (int k = 0; k < 4; k++) {
 		int op = d->order[k];
 
-		if (op == 0 && d->f_bright != 1) {
-			scale_clamp(im->p, n * (size_t)im->c, (float)d->f_bright, 0.0f);
-		} else if (op == 1 && d->f_contrast != 1) {
-			double m = (im->c == 3 ? luma_sum(r, g, b, n) : plane_sum(r, n)) / (double)n;
-			float f = (float)d->f_contrast;
-
-			scale_clamp(im->p, n * (size_t)im->c, f, (float)((1 - d->f_contrast) * m));
-		} else if (op == 2 && d->f_sat != 1 && im->c == 3) {
-			saturate(r, g, b, n, (float)d->f_sat);
-		} else if (op == 3 && d->f_hue != 0 && im->c == 3) {
-			hue_rotate(r, g, b, n, (float)d->f_hue);
+		if ((op == 0 && d->f_bright != 1) || (op == 1 && d->f_contrast != 1) ||
+		    (op == 2 && d->f_sat != 1 && im->c == 3) || (op == 3 && d->f_hue != 0 && im->c == 3)) {
+			if (op == 1)
+				split = nops;
+			ops[nops++] = op;
 		}
+	}
+	for (int sweep = split < 0 ? 1 : 0; sweep < 2; sweep++) {
+		int from = sweep == 0 ? 0 : split < 0 ? 0 : split, to = sweep == 0 ? split : nops;
+
+		for (size_t x = 0; x < n; x += CHUNK) {
+			size_t len = n - x < CHUNK ? n - x : CHUNK;
+			float *pl[3] = { im->p + x, im->p + n + x, im->p + 2 * n + x };
+
+			for (int k = from; k < to; k++)
+				jitter_op(ops[k], pl, im->c, len, d, add);
+			if (sweep == 0)
+				sum += im->c == 3 ? luma_sum(pl[0], pl[1], pl[2], len) : plane_sum(pl[0], len);
+		}
+		if (sweep == 0)
+			add = (float)((1 - d->f_contrast) * (sum / (double)n));
 	}
 }
 
@@ -636,7 +693,7 @@ void aug__planes_post(const aug_pipeline *p, const struct plan *pl, aug_key key,
 HOT static void quantise_store(float *restrict d, const float *restrict s, size_t n, float scale, float shift)
 {
 	for (size_t i = 0; i < n; i++) {
-		float v = s[i] < 0.0f ? 0.0f : s[i] > 255.0f ? 255.0f : s[i];
+		float v = clamp255(s[i]);
 
 		d[i] = nearbyintf(v) * scale + shift;
 	}
@@ -665,7 +722,7 @@ void aug__planes_store_f32(const struct fplanes *im, const aug_pipeline *p, floa
 HOT static void to_bytes(uint8_t *restrict d, const float *restrict s, int n)
 {
 	for (int x = 0; x < n; x++) {
-		float v = s[x] < 0.0f ? 0.0f : s[x] > 255.0f ? 255.0f : s[x];
+		float v = clamp255(s[x]);
 
 		d[x] = (uint8_t)(int)(v + 0.5f);
 	}
