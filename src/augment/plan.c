@@ -379,6 +379,9 @@ aug_status aug__taps_build(struct taps *t, const struct axis_plan *ax, enum filt
 {
 	double s = g->scale;
 	double support = support_of(ax, f, s);
+	/* The kernel's argument per source unit: a multiply in the loop, not
+	 * a divide (a divide's latency was most of the time taps took). */
+	double kscale = (f == FILTER_AREA ? 0.5 : 1.0) / support;
 	int max_taps = ax->resampled ? (int)ceil(2 * support) + 3 : 1;
 	/* The window of real source pixels and the extent, on this grid. */
 	double ext_lo = (ax->ext_lo - g->origin) / s, ext_hi = (ax->ext_hi - g->origin) / s;
@@ -434,7 +437,7 @@ aug_status aug__taps_build(struct taps *t, const struct axis_plan *ax, enum filt
 
 				wt = hi > lo ? hi - lo : 0;
 			} else {
-				wt = kernel(f, (c - u) / (support / (f == FILTER_AREA ? 0.5 : 1.0)));
+				wt = kernel(f, (c - u) * kscale);
 			}
 			if (wt <= 0)
 				continue;
@@ -450,12 +453,17 @@ aug_status aug__taps_build(struct taps *t, const struct axis_plan *ax, enum filt
 				first = kk;
 				last = kk - 1;
 			}
+			/* kk never decreases: a new pixel is stored, not added to
+			 * a zero just written (which the loop below compiles to a
+			 * memset that store forwarding cannot follow). */
 			if (kk > last) {
-				for (int q = last + 1; q <= kk; q++)
+				for (int q = last + 1; q < kk; q++)
 					w[q - first] = 0;
+				w[kk - first] = (float)wt;
 				last = kk;
+			} else {
+				w[kk - first] += (float)wt;
 			}
-			w[kk - first] += (float)wt;
 		}
 		if (total <= 0) {
 			/* No tap inside the extent (a degenerate box): nearest. */
@@ -469,9 +477,10 @@ aug_status aug__taps_build(struct taps *t, const struct axis_plan *ax, enum filt
 		}
 		t->first[i] = first < 0 ? 0 : first;
 		t->count[i] = first < 0 ? 0 : last - first + 1;
+		total = 1 / total;
 		for (int q = 0; q < t->count[i]; q++)
-			w[q] = (float)(w[q] / total);
-		t->wfill[i] = (float)(fillw / total);
+			w[q] = (float)(w[q] * total);
+		t->wfill[i] = (float)(fillw * total);
 	}
 	t->fill_lo = ax->frame_lo < 0 ? 0 : ax->frame_lo > ax->n_out ? ax->n_out : ax->frame_lo;
 	t->fill_hi = ax->frame_hi < t->fill_lo ? t->fill_lo : ax->frame_hi > ax->n_out ? ax->n_out : ax->frame_hi;
