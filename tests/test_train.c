@@ -438,9 +438,12 @@ CTest(trainer, early_stopping_restores_best_weights_and_statistics)
 	cr_assert_eq(aug_checkpoint_load_model(ck, &best, &info), AUG_OK);
 	{
 		aug_eval_result r;
+		aug_eval_options eo;
 		const aug_pipeline *views[1] = { f.ep };
 
-		cr_assert_eq(aug_evaluate(best, f.ds, f.va, f.nva, views, 1, AUG_TTA_MEAN, 0, 16, 1, &r), AUG_OK);
+		aug_eval_options_init(&eo);
+		eo.batch_size = 16;
+		cr_assert_eq(aug_evaluate(best, f.ds, f.va, f.nva, views, 1, &eo, &r), AUG_OK);
 		cr_assert_float_eq(r.loss, aug_trainer_history(t, best_epoch_seen - 1)->val_loss, 1e-4,
 				   "loss %f, best epoch's %f", r.loss, aug_trainer_history(t, best_epoch_seen - 1)->val_loss);
 		aug_eval_result_free(&r);

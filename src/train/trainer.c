@@ -53,6 +53,7 @@ void aug_train_options_init(aug_train_options *o)
 	o->schedule.lr = 0.01;
 	o->schedule.gamma = 0.1;
 	o->restore_best = true;
+	o->max_pixels = AUG_DEFAULT_MAX_PIXELS;
 }
 
 void aug_model_decay_mask(const aug_model *m, bool all, uint8_t *mask)
@@ -115,6 +116,7 @@ aug_status aug_trainer_new(aug_model *m, const aug_dataset *ds, const size_t *tr
 	lo.seed = t->o.seed;
 	lo.channels = c;
 	lo.fail_on_error = t->o.fail_on_error;
+	lo.decode.max_pixels = t->o.max_pixels;
 	/* A last batch of one would leave BatchNorm a single value per channel. */
 	lo.drop_last = ntrain % (size_t)t->o.batch_size == 1;
 	st = aug_loader_new(ds, train, ntrain, train_p, &lo, &t->train_l);
