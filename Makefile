@@ -3,13 +3,16 @@
 
 BUILD ?= build
 ASAN  ?= build-asan
+FUZZ  ?= build-fuzz
+# Seconds each fuzz harness runs for (make fuzz SECONDS=600).
+SECONDS ?= 30
 AUGMENT = $(BUILD)/src/cli/augment
 DEMO_OUT ?= demo-out
 
 # Warnings are errors in every build these targets make (CI runs `make test`).
 MESON_COMMON = -Dwerror=true
 
-.PHONY: all deps build asan demo test bench docs clean
+.PHONY: all deps build asan demo test fuzz bench docs clean
 
 all: build
 
@@ -32,6 +35,18 @@ test: build asan
 	 LSAN_OPTIONS=suppressions=$(CURDIR)/scripts/lsan.supp \
 	 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	 scripts/run-tests $(BUILD) $(ASAN)
+
+# libFuzzer harnesses (fuzz/), clang with ASan and UBSan: build them, make
+# the seed corpora from samples/ and tests/fixtures/, and run each harness
+# for SECONDS, two at a time under nice; fails on any crash, hang or leak.
+# See docs/RELIABILITY.md.
+fuzz: deps
+	@test -f $(FUZZ)/build.ninja || CC=clang meson setup $(FUZZ) --buildtype=debugoptimized \
+		-Dfuzz=true -Dtests=false -Db_sanitize=address,undefined -Db_lundef=false \
+		-Dc_args=-fno-sanitize-recover=undefined -Dc_link_args=-fno-sanitize-recover=undefined
+	@meson compile -C $(FUZZ)
+	@scripts/fuzz-corpus $(FUZZ)
+	@scripts/fuzz-run $(FUZZ) $(SECONDS)
 
 # The main job on the bundled samples: describe the data set, write 4
 # augmented copies of every image, and draw what the pipeline does.
@@ -60,4 +75,4 @@ docs: build
 	scripts/update-readme $(AUGMENT)
 
 clean:
-	rm -rf $(BUILD) $(ASAN) $(DEMO_OUT)
+	rm -rf $(BUILD) $(ASAN) $(FUZZ) $(DEMO_OUT)

@@ -465,6 +465,49 @@ CTest(probe, file_with_large_segments_before_sof)
 	free(b);
 }
 
+/* aug_probe_file reads a 4 KiB prefix first and reads on only when the
+ * walk needs more: its answer must be aug_probe's on the whole file. Found
+ * by fuzz_probe: a SOF with 100 components, then (beyond the prefix) a
+ * second SOI; the whole file said "two SOI markers", the prefix "100
+ * components". Problems are now reported in file order. */
+CTest(probe, file_and_memory_agree_on_damage_beyond_the_prefix)
+{
+	size_t len, n = 0, pos = 2;
+	uint8_t *b = load(FIX "b420.jpg", &len);
+	uint8_t *o = malloc(len + 6004 + 2);
+	char *dir = make_tmpdir();
+	char path[4200];
+	aug_header h;
+	aug_status mem, file;
+
+	cr_assert_not_null(o);
+	/* Up to the end of the SOF segment, with 100 components. */
+	while (b[pos + 1] != 0xc0)
+		pos += 2 + ((size_t)b[pos + 2] << 8 | b[pos + 3]);
+	b[pos + 9] = 100;
+	pos += 2 + ((size_t)b[pos + 2] << 8 | b[pos + 3]);
+	memcpy(o, b, pos);
+	n = pos;
+	/* 6000 bytes of APP2, then a stray SOI, then the rest. */
+	o[n++] = 0xff, o[n++] = 0xe2, o[n++] = 6002 >> 8, o[n++] = 6002 & 255;
+	memset(o + n, 'x', 6000);
+	n += 6000;
+	o[n++] = 0xff, o[n++] = 0xd8;
+	memcpy(o + n, b + pos, len - pos);
+	n += len - pos;
+	snprintf(path, sizeof(path), "%s/two.jpg", dir);
+	cr_assert_eq(spit(path, o, n), 0);
+	mem = aug_probe(o, n, "two.jpg", &h);
+	file = aug_probe_file(path, &h);
+	cr_assert_eq(mem, file, "aug_probe %s, aug_probe_file %s", aug_strerror(mem), aug_strerror(file));
+	cr_assert_eq(mem, AUG_EUNSUPPORTED);
+	cr_assert(strstr(aug_error_message(), "100 components"), "%s", aug_error_message());
+	rm_rf(dir);
+	free(dir);
+	free(o);
+	free(b);
+}
+
 CTest(probe, errors_name_the_file)
 {
 	aug_header h;

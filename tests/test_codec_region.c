@@ -251,6 +251,72 @@ CTest(region, jpeg_kinds_exact_at_scale_1)
 	aug_decoder_free(dec);
 }
 
+/* A JPEG without the segments of one marker (before the first SOS). */
+static uint8_t *strip_segments(const uint8_t *jpg, size_t len, uint8_t marker, size_t *out_len)
+{
+	uint8_t *out = malloc(len);
+	size_t i = 2, n = 2;
+
+	cr_assert_not_null(out);
+	memcpy(out, jpg, 2);
+	while (i + 4 <= len && jpg[i] == 0xff && jpg[i + 1] != 0xda) {
+		size_t seg = 2 + ((size_t)jpg[i + 2] << 8 | jpg[i + 3]);
+
+		if (jpg[i + 1] != marker) {
+			memcpy(out + n, jpg + i, seg);
+			n += seg;
+		}
+		i += seg;
+	}
+	memcpy(out + n, jpg + i, len - i);
+	*out_len = n + len - i;
+	return out;
+}
+
+/* libjpeg keeps the quantisation and Huffman tables of the last image in a
+ * decompress object, for abbreviated datastreams. A damaged file missing a
+ * table would then be decoded with the tables of whatever the worker decoded
+ * before: its pixels (and whether it decodes at all) must not depend on
+ * that. Found by fuzz_jpeg (a mutated orient-4.jpg whose chroma DHTs were
+ * overwritten). */
+CTest(region, reused_decoder_forgets_the_last_images_tables)
+{
+	static const uint8_t markers[] = { 0xc4, 0xdb }; /* DHT, DQT */
+	size_t blen, plen;
+	uint8_t *base = load(FIX "b420.jpg", &blen), *prev = load("samples/images/space/rocket.jpg", &plen);
+	aug_rect all = { 0, 0, 1 << 20, 1 << 20 };
+
+	for (size_t k = 0; k < sizeof(markers); k++) {
+		size_t len;
+		uint8_t *jpg = strip_segments(base, blen, markers[k], &len);
+		aug_decoder *dec;
+		aug_image *fresh = NULL;
+		const aug_image *reused = NULL, *first = NULL;
+		aug_status st_fresh, st_reused;
+
+		cr_assert_lt(len, blen, "no segment 0x%02x in b420.jpg", markers[k]);
+		st_fresh = aug_decode(jpg, len, "stripped", NULL, &fresh);
+		cr_assert_eq(aug_decoder_new(&dec), AUG_OK);
+		cr_assert_eq(aug_decoder_decode_region(dec, prev, plen, "rocket", NULL, all, 1, &first, NULL), AUG_OK);
+		st_reused = aug_decoder_decode_region(dec, jpg, len, "stripped", NULL, all, 1, &reused, NULL);
+		cr_assert_eq(st_reused, st_fresh, "marker 0x%02x: %s after another image, %s alone", markers[k],
+			     aug_strerror(st_reused), aug_strerror(st_fresh));
+		if (st_fresh == AUG_OK) {
+			cr_assert_eq(reused->width, fresh->width);
+			cr_assert_eq(reused->height, fresh->height);
+			for (int y = 0; y < fresh->height; y++)
+				cr_assert_arr_eq(aug_image_row(reused, y), aug_image_row(fresh, y),
+						 (size_t)fresh->width * (size_t)fresh->channels,
+						 "marker 0x%02x: row %d depends on the image decoded before", markers[k], y);
+		}
+		aug_image_free(fresh);
+		aug_decoder_free(dec);
+		free(jpg);
+	}
+	free(base);
+	free(prev);
+}
+
 CTest(region, samples_exact_at_scale_1)
 {
 	aug_decoder *dec;

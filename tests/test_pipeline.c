@@ -1075,3 +1075,182 @@ CTest(stages, crop_fixed_positions_for_five_crop)
 		aug_pipeline_free(p);
 	}
 }
+
+/* ---- Limits: sizes from the spec or a replayed line, before allocation ---- */
+
+static uint8_t *encode_png(const aug_image *img, size_t *len)
+{
+	aug_encode_options eo;
+	uint8_t *buf = NULL;
+
+	aug_encode_options_init(&eo);
+	eo.format = AUG_FORMAT_PNG;
+	cr_assert_eq(aug_encode(img, &eo, &buf, len), AUG_OK);
+	return buf;
+}
+
+CTest(limits, spec_sizes_over_max_pixels_are_refused_before_allocation)
+{
+	/* Specs allow sides up to 65536: on a 7x5 image each of these asked
+	 * the planned path for 3 x 65536^2 floats (51 GB) or the reference
+	 * path for a 4-gigapixel image. */
+	static const char *const specs[] = {
+		"crop 65536", "resize 65536x65536", "center_crop 65536x65536", "random_resized_crop 65536",
+		"crop 20000x6000", "resize short=65536", "crop 16 pad=65536; resize long=65536",
+	};
+	aug_image *src = pattern(7, 5, 3), *out = NULL;
+	size_t len;
+	uint8_t *buf = encode_png(src, &len);
+
+	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
+		aug_pipeline *p = parse_ok(specs[i]);
+		aug_executor *ex = NULL;
+		aug_sample *s = NULL;
+		const aug_image *img = NULL;
+		float slot[1];
+
+		cr_assert_eq(aug_executor_new(p, NULL, &ex), AUG_OK);
+		cr_assert_eq(aug_executor_run(ex, buf, len, "small.png", (aug_key){ 0, 0, i }, &img), AUG_ELIMIT,
+			     "%s: %s", specs[i], aug_error_message());
+		cr_assert(strstr(aug_error_message(), "small.png") && strstr(aug_error_message(), "limit"), "%s",
+			  aug_error_message());
+		cr_assert_eq(aug_executor_run_f32(ex, buf, len, "small.png", (aug_key){ 0, 0, i }, slot, 3, 1, 1),
+			     AUG_ELIMIT, "%s", specs[i]);
+		cr_assert_eq(aug_sample_new(&s), AUG_OK);
+		if (aug_pipeline_sample(p, 7, 5, 3, (aug_key){ 0, 0, i }, s) == AUG_OK) {
+			cr_assert_eq(aug_reference_apply(p, s, src, &out), AUG_ELIMIT, "%s", specs[i]);
+			cr_assert_eq(aug_planned_apply(p, s, src, &out), AUG_ELIMIT, "%s", specs[i]);
+			cr_assert_null(out);
+		}
+		aug_sample_free(s);
+		aug_executor_free(ex);
+		aug_pipeline_free(p);
+	}
+	free(buf);
+	aug_image_free(src);
+}
+
+CTest(limits, max_pixels_applies_to_every_stage_output)
+{
+	/* decode.max_pixels bounds what the stages make, not only the file. */
+	aug_image *src = pattern(20, 10, 3);
+	size_t len;
+	uint8_t *buf = encode_png(src, &len);
+	aug_executor_options eo;
+	struct {
+		const char *spec;
+		aug_status want;
+	} cases[] = {
+		{ "resize 30x20", AUG_OK },         /* 600 pixels */
+		{ "resize 31x20", AUG_ELIMIT },     /* 620 */
+		{ "crop 25x24 pad=4", AUG_OK },     /* 600, whatever the padding */
+		{ "resize 40x40; crop 10", AUG_ELIMIT },
+	};
+
+	aug_executor_options_init(&eo);
+	eo.decode.max_pixels = 600;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		aug_pipeline *p = parse_ok(cases[i].spec);
+		aug_executor *ex = NULL;
+		const aug_image *img = NULL;
+
+		cr_assert_eq(aug_executor_new(p, &eo, &ex), AUG_OK);
+		cr_assert_eq(aug_executor_run(ex, buf, len, "t.png", (aug_key){ 1, 0, 0 }, &img), cases[i].want, "%s: %s",
+			     cases[i].spec, aug_error_message());
+		aug_executor_free(ex);
+		aug_pipeline_free(p);
+	}
+	free(buf);
+	aug_image_free(src);
+}
+
+CTest(limits, reference_resize_intermediate_is_bounded)
+{
+	/* The reference resize goes through out_w x in_h: resizing 10x200 to
+	 * 50x2 makes 50x200 on the way. */
+	aug_pipeline *p = parse_ok("resize 50x2");
+	aug_image *src = pattern(10, 200, 1), *out = NULL;
+	aug_sample *s = NULL;
+
+	cr_assert_eq(aug_sample_new(&s), AUG_OK);
+	cr_assert_eq(aug_pipeline_sample(p, 10, 200, 1, (aug_key){ 0 }, s), AUG_OK);
+	cr_assert_eq(aug__reference_apply(p, s, src, 9999, &out), AUG_ELIMIT);
+	cr_assert(strstr(aug_error_message(), "50x200"), "%s", aug_error_message());
+	cr_assert_eq(aug__reference_apply(p, s, src, 10000, &out), AUG_OK, "%s", aug_error_message());
+	aug_image_free(out);
+	aug_sample_free(s);
+	aug_image_free(src);
+	aug_pipeline_free(p);
+}
+
+CTest(limits, sides_beyond_int_are_refused_not_overflowed)
+{
+	/* int(65536 * 100000000 / 1) does not fit an int: the size is
+	 * refused instead of converted (undefined behaviour). */
+	aug_pipeline *p = parse_ok("resize short=65536");
+	aug_sample *s = NULL;
+
+	cr_assert_eq(aug_sample_new(&s), AUG_OK);
+	cr_assert_eq(aug_pipeline_sample(p, 100000000, 1, 3, (aug_key){ 0 }, s), AUG_ELIMIT);
+	cr_assert_eq(aug_pipeline_sample(p, 1 << 29, 1, 3, (aug_key){ 0 }, s), AUG_ELIMIT);
+	cr_assert_eq(aug_pipeline_sample(p, 1000, 1, 3, (aug_key){ 0 }, s), AUG_OK, "%s", aug_error_message());
+	aug_sample_free(s);
+	aug_pipeline_free(p);
+}
+
+CTest(limits, replayed_lines_hold_only_what_could_be_drawn)
+{
+	/* --replay lines are pasted by users. Found by fuzz_sample_json: a box
+	 * width of 22456069684934711 was converted to int (undefined), and
+	 * boxes, holes and factors were trusted as they came. */
+	aug_pipeline *p = parse_ok("random_resized_crop 20; crop 18 pad=3; color_jitter brightness=0.4 hue=0.1; "
+				   "hsl_jitter hue=30 saturation=0.3; cutout holes=2 size=6");
+	const char *head = "{\"seed\":2,\"epoch\":0,\"index\":1,\"in\":[39,25,3],\"stages\":[";
+	const char *ok[] = {
+		"{\"stage\":\"random_resized_crop\",\"applied\":true,\"box\":[7,0,22,22]},"
+		"{\"stage\":\"crop\",\"applied\":true,\"box\":[-2,5,18,18]},"
+		"{\"stage\":\"color_jitter\",\"applied\":true,\"order\":[1,2,0,3],\"brightness\":1.27,\"hue\":0.04},"
+		"{\"stage\":\"hsl_jitter\",\"applied\":true,\"hue\":-0.88,\"saturation\":1.12},"
+		"{\"stage\":\"cutout\",\"applied\":true,\"holes\":[[0,0,5,3],[1,12,6,4]]}]}",
+	};
+	const char *bad[] = {
+		/* the fuzzer's line: a box width beyond int */
+		"{\"stage\":\"random_resized_crop\",\"applied\":true,\"box\":[7,0,22456069684934711,22]},",
+		"{\"stage\":\"random_resized_crop\",\"applied\":true,\"box\":[7,0,1e300,22]},",
+		"{\"stage\":\"random_resized_crop\",\"applied\":true,\"box\":[7,0,nan,22]},",
+		"{\"stage\":\"random_resized_crop\",\"applied\":true,\"box\":[30,0,22,22]},",
+		"{\"stage\":\"random_resized_crop\",\"applied\":true,\"box\":[0.5,0,22,22]},",
+		"{\"stage\":\"random_resized_crop\",\"applied\":true,\"box\":[7,0,22,22]},"
+		"{\"stage\":\"crop\",\"applied\":true,\"box\":[-2000000000,5,18,18]},",
+		"{\"stage\":\"random_resized_crop\",\"applied\":true,\"box\":[7,0,22,22]},"
+		"{\"stage\":\"crop\",\"applied\":true,\"box\":[0,0,65536,18]},",
+		"{\"stage\":\"random_resized_crop\",\"applied\":false},{\"stage\":\"crop\",\"applied\":false},"
+		"{\"stage\":\"color_jitter\",\"applied\":true,\"order\":[0,0,0,0]},",
+		"{\"stage\":\"random_resized_crop\",\"applied\":false},{\"stage\":\"crop\",\"applied\":false},"
+		"{\"stage\":\"color_jitter\",\"applied\":true,\"order\":[0,1,2,3],\"brightness\":1e308},",
+		"{\"stage\":\"random_resized_crop\",\"applied\":false},{\"stage\":\"crop\",\"applied\":false},"
+		"{\"stage\":\"color_jitter\",\"applied\":true,\"order\":[0,1,2,3],\"hue\":nan},",
+		"{\"stage\":\"random_resized_crop\",\"applied\":false},{\"stage\":\"crop\",\"applied\":false},"
+		"{\"stage\":\"color_jitter\",\"applied\":false},{\"stage\":\"hsl_jitter\",\"applied\":true,\"hue\":1000},",
+		"{\"stage\":\"random_resized_crop\",\"applied\":false},{\"stage\":\"crop\",\"applied\":false},"
+		"{\"stage\":\"color_jitter\",\"applied\":false},{\"stage\":\"hsl_jitter\",\"applied\":false},"
+		"{\"stage\":\"cutout\",\"applied\":true,\"holes\":[[2000000000,0,2000000000,3]]}]}",
+		"{\"stage\":\"random_resized_crop\",\"applied\":false},{\"stage\":\"crop\",\"applied\":false},"
+		"{\"stage\":\"color_jitter\",\"applied\":false},{\"stage\":\"hsl_jitter\",\"applied\":false},"
+		"{\"stage\":\"cutout\",\"applied\":true,\"holes\":[[0,0,1,1],[0,0,1,1],[0,0,1,1]]}]}",
+	};
+	aug_sample *s = NULL;
+	char line[2048];
+
+	cr_assert_eq(aug_sample_new(&s), AUG_OK);
+	snprintf(line, sizeof(line), "%s%s", head, ok[0]);
+	cr_assert_eq(aug_sample_from_json(p, line, s), AUG_OK, "%s", aug_error_message());
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(line, sizeof(line), "%s%s", head, bad[i]);
+		cr_assert_eq(aug_sample_from_json(p, line, s), AUG_EINVAL, "line %zu read: %s", i, line);
+	}
+	snprintf(line, sizeof(line), "{\"seed\":2,\"in\":[1e20,25,3],\"stages\":[]}");
+	cr_assert_eq(aug_sample_from_json(p, line, s), AUG_EINVAL);
+	aug_sample_free(s);
+	aug_pipeline_free(p);
+}

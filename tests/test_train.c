@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "augment.h"
 #include "support.h"
@@ -437,9 +438,12 @@ CTest(trainer, early_stopping_restores_best_weights_and_statistics)
 	cr_assert_eq(aug_checkpoint_load_model(ck, &best, &info), AUG_OK);
 	{
 		aug_eval_result r;
+		aug_eval_options eo;
 		const aug_pipeline *views[1] = { f.ep };
 
-		cr_assert_eq(aug_evaluate(best, f.ds, f.va, f.nva, views, 1, AUG_TTA_MEAN, 0, 16, 1, &r), AUG_OK);
+		aug_eval_options_init(&eo);
+		eo.batch_size = 16;
+		cr_assert_eq(aug_evaluate(best, f.ds, f.va, f.nva, views, 1, &eo, &r), AUG_OK);
 		cr_assert_float_eq(r.loss, aug_trainer_history(t, best_epoch_seen - 1)->val_loss, 1e-4,
 				   "loss %f, best epoch's %f", r.loss, aug_trainer_history(t, best_epoch_seen - 1)->val_loss);
 		aug_eval_result_free(&r);
@@ -493,6 +497,114 @@ CTest(checkpoint, damage_is_detected)
 	aug_model_free(back);
 	free(buf);
 	aug_trainer_free(t);
+	aug_model_free(m);
+	fixture_close(&f);
+	rm_rf(d);
+	free(d);
+}
+
+/* The offset of a section's bytes in a checkpoint held in memory. */
+static size_t section_at(const uint8_t *buf, size_t len, const char *tag)
+{
+	for (size_t off = 12; off + 12 <= len - 16;) {
+		uint64_t l = 0;
+
+		for (int i = 7; i >= 0; i--)
+			l = l << 8 | buf[off + 4 + (size_t)i];
+		if (memcmp(buf + off, tag, 4) == 0)
+			return off + 12;
+		off += 12 + (size_t)l;
+	}
+	cr_assert_fail("no section %s", tag);
+	return 0;
+}
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Write the right CRC-32 at the end, as a crafted file would. */
+static void fix_crc(uint8_t *buf, size_t len)
+{
+	put_u32(buf + len - 4, (uint32_t)crc32(crc32(0L, Z_NULL, 0), buf, (uInt)(len - 4)));
+}
+
+/* A checkpoint with a right CRC whose training progress does not add up:
+ * resuming from it must fail and leave the trainer as it was. Found by
+ * fuzz_checkpoint: epochs done of 0xffffffff read as -1 were kept after the
+ * failure (the next run then wrote history[-1]), and best epochs beyond
+ * the epochs done were accepted. */
+CTest(checkpoint, resume_that_does_not_add_up_changes_nothing)
+{
+	char *d = make_shapes(), ck[4400], bad[4400];
+	struct fixture f;
+	aug_train_options o;
+	aug_model *m = NULL;
+	aug_trainer *t = NULL;
+	uint8_t *buf, *copy;
+	size_t len, prog, hist, np;
+	float *before;
+	struct {
+		size_t at;
+		uint32_t value;
+	} cases[5];
+
+	snprintf(ck, sizeof(ck), "%s/x.ckpt", d);
+	snprintf(bad, sizeof(bad), "%s/bad.ckpt", d);
+	fixture_open(&f, d);
+	cr_assert_eq(aug_model_parse(&m, small_model, 1, 16, 16, 3), AUG_OK);
+	train_options(&o, ck);
+	o.epochs = 1;
+	cr_assert_eq(aug_trainer_new(m, f.ds, f.tr, f.ntr, f.va, f.nva, f.tp, f.ep, &o, &t), AUG_OK);
+	cr_assert_eq(aug_trainer_run(t), AUG_OK);
+	aug_trainer_free(t);
+	aug_model_free(m);
+	buf = slurp(ck, &len);
+	cr_assert_not_null(buf);
+	prog = section_at(buf, len, "PROG");
+	hist = section_at(buf, len, "HIST");
+	cases[0].at = prog, cases[0].value = 0xffffffffu;     /* epochs done: -1 */
+	cases[1].at = prog + 4, cases[1].value = 7;           /* best epoch 7 of 1 */
+	cases[2].at = prog + 8, cases[2].value = 0x80000000u; /* bad epochs */
+	cases[3].at = prog + 12, cases[3].value = 2;          /* stopped: neither 0 nor 1 */
+	cases[4].at = hist + 4, cases[4].value = 0x7ff00000u; /* history's epoch 1 is +inf */
+
+	cr_assert_eq(aug_model_parse(&m, small_model, 1, 16, 16, 3), AUG_OK);
+	aug_model_init(m, 5);
+	np = aug_model_num_params(m);
+	before = malloc(np * sizeof(float));
+	cr_assert_not_null(before);
+	memcpy(before, aug_model_params(m), np * sizeof(float));
+	o.epochs = 2;
+	cr_assert_eq(aug_trainer_new(m, f.ds, f.tr, f.ntr, f.va, f.nva, f.tp, f.ep, &o, &t), AUG_OK);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		copy = malloc(len);
+		cr_assert_not_null(copy);
+		memcpy(copy, buf, len);
+		put_u32(copy + cases[i].at, cases[i].value);
+		fix_crc(copy, len);
+		cr_assert_eq(spit(bad, copy, len), 0);
+		cr_assert_neq(aug_trainer_resume(t, bad), AUG_OK, "case %zu resumed", i);
+		cr_assert(strstr(aug_error_message(), "bad.ckpt"), "%s", aug_error_message());
+		cr_assert_eq(aug_trainer_epochs_done(t), 0, "case %zu", i);
+		cr_assert_eq(aug_trainer_best_epoch(t), 0, "case %zu", i);
+		cr_assert_eq(memcmp(aug_model_params(m), before, np * sizeof(float)), 0, "case %zu: weights changed", i);
+		free(copy);
+	}
+	/* The trainer is still whole: it trains from the start. */
+	cr_assert_eq(aug_trainer_run(t), AUG_OK, "%s", aug_error_message());
+	cr_assert_eq(aug_trainer_epochs_done(t), 2);
+	/* And the untouched checkpoint still resumes. */
+	cr_assert_eq(spit(bad, buf, len), 0);
+	aug_trainer_free(t);
+	cr_assert_eq(aug_trainer_new(m, f.ds, f.tr, f.ntr, f.va, f.nva, f.tp, f.ep, &o, &t), AUG_OK);
+	cr_assert_eq(aug_trainer_resume(t, bad), AUG_OK, "%s", aug_error_message());
+	cr_assert_eq(aug_trainer_epochs_done(t), 1);
+	aug_trainer_free(t);
+	free(before);
+	free(buf);
 	aug_model_free(m);
 	fixture_close(&f);
 	rm_rf(d);

@@ -209,6 +209,7 @@ typedef struct aug_import_options {
 	int threads;      /* 0: OpenMP's default (every core) */
 	size_t limit;     /* 0: every record; N: only the first N of each split */
 	size_t max_bytes; /* 0: 1 GiB: the most one source file may hold, inflated */
+	uint64_t max_pixels; /* 0: AUG_DEFAULT_MAX_PIXELS: the most pixels an image may have */
 	/* Called now and then from the calling thread with the images done and
 	 * the total over both splits (may be NULL). */
 	void (*progress)(void *user, size_t done, size_t total);

@@ -124,7 +124,8 @@ void aug_sample_free(aug_sample *s);
 
 /* Draw every stage's parameters for an image of the given size (as
  * displayed, after EXIF orientation) and channel count. Pure: the same
- * arguments give the same sample, on any thread. */
+ * arguments give the same sample, on any thread. AUG_ELIMIT when a side of
+ * the image, or of what a stage makes of it, is over 2^28 pixels. */
 aug_status aug_pipeline_sample(const aug_pipeline *p, int width, int height, int channels,
 			       aug_key key, aug_sample *s);
 
@@ -137,14 +138,19 @@ void aug_sample_output(const aug_sample *s, int *width, int *height, int *channe
 size_t aug_sample_to_json(const aug_sample *s, char *buf, size_t size);
 
 /* Rebuild a sample from a line written by aug_sample_to_json() for the same
- * pipeline, so a logged sample can be replayed exactly. */
+ * pipeline, so a logged sample can be replayed exactly. The line is
+ * untrusted: a value the pipeline could not have drawn (a box or hole
+ * outside the image, a factor outside the stage's range, a number that is
+ * not an int) is AUG_EINVAL. */
 aug_status aug_sample_from_json(const aug_pipeline *p, const char *json, aug_sample *s);
 
 /* ---- Execution on a decoded image --------------------------------------- */
 
 /* The reference path: each stage applied in turn to a materialised image,
  * written for clarity. `src` is the decoded image as displayed. A trailing
- * normalize is skipped (it applies to float output only). */
+ * normalize is skipped (it applies to float output only). A sample that
+ * would make an image (or, inside a resize, an intermediate one) of more
+ * than AUG_DEFAULT_MAX_PIXELS pixels is AUG_ELIMIT, before any allocation. */
 aug_status aug_reference_apply(const aug_pipeline *p, const aug_sample *s, const aug_image *src,
 			       aug_image **out);
 
@@ -154,7 +160,8 @@ aug_status aug_reference_apply_f32(const aug_pipeline *p, const aug_sample *s, c
 				   float *dst);
 
 /* The planned path on an already decoded image: one resample pass for all
- * geometry, then the pixel stages on the output grid. */
+ * geometry, then the pixel stages on the output grid. AUG_ELIMIT as for
+ * aug_reference_apply(). */
 aug_status aug_planned_apply(const aug_pipeline *p, const aug_sample *s, const aug_image *src,
 			     aug_image **out);
 
@@ -178,7 +185,10 @@ aug_status aug_executor_new(const aug_pipeline *p, const aug_executor_options *o
 void aug_executor_free(aug_executor *ex);
 
 /* Run the pipeline on one encoded image. The output belongs to the executor
- * and is valid until its next call. `name` is used in messages. */
+ * and is valid until its next call. `name` is used in messages. An image,
+ * or an image any stage would make from it, of more than
+ * opts->decode.max_pixels pixels is AUG_ELIMIT, found before anything is
+ * decoded or allocated. */
 aug_status aug_executor_run(aug_executor *ex, const void *buf, size_t len, const char *name,
 			    aug_key key, const aug_image **out);
 

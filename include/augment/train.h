@@ -147,6 +147,9 @@ typedef struct aug_train_options {
 	bool restore_best;      /* true: end with the best epoch's weights and BN statistics */
 	const char *checkpoint; /* NULL, or a file written (atomically) after every epoch */
 	bool fail_on_error;     /* false: unreadable images are left out, reported once */
+	uint64_t max_pixels;    /* AUG_DEFAULT_MAX_PIXELS: images (and what the pipelines make
+	                         * of them) larger than this are unreadable, found before
+	                         * anything is decoded */
 	void (*on_epoch)(void *ctx, const aug_epoch_stats *stats);
 	void *ctx;
 } aug_train_options;
@@ -233,13 +236,26 @@ typedef struct aug_eval_result {
 
 void aug_eval_result_free(aug_eval_result *r);
 
+/* Evaluation settings. Start from aug_eval_options_init(); defaults beside
+ * each field. */
+typedef struct aug_eval_options {
+	aug_tta_reduce reduce; /* AUG_TTA_MEAN */
+	uint64_t seed;         /* 0: the key of the random views */
+	int batch_size;        /* 128 */
+	int threads;           /* 1: loader threads */
+	uint64_t max_pixels;   /* AUG_DEFAULT_MAX_PIXELS: larger images are left out */
+} aug_eval_options;
+
+void aug_eval_options_init(aug_eval_options *opts);
+
 /* Evaluate `m` on `items` of `ds`. Each of the `nviews` pipelines is one
  * view of every image (view v draws with key (seed, v, item)); with more
- * than one view the softmax outputs are reduced as `reduce` says. Items the
- * loader cannot read are left out and counted in the loader's failures. */
+ * than one view the softmax outputs are reduced as opts->reduce says (opts
+ * may be NULL for the defaults). Items the loader cannot read are left out
+ * and counted in the loader's failures. */
 aug_status aug_evaluate(aug_model *m, const aug_dataset *ds, const size_t *items, size_t nitems,
-			const aug_pipeline *const *views, int nviews, aug_tta_reduce reduce, uint64_t seed,
-			int batch_size, int threads, aug_eval_result *out);
+			const aug_pipeline *const *views, int nviews, const aug_eval_options *opts,
+			aug_eval_result *out);
 
 #ifdef __cplusplus
 }

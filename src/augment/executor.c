@@ -127,10 +127,12 @@ static aug_status run_fallback(aug_executor *ex, const void *buf, size_t len, co
 			       const aug_decode_options *dopt)
 {
 	aug_image *src = NULL, *res = NULL;
-	aug_status st = aug_decode(buf, len, name, dopt, &src);
+	aug_status st = aug__sample_check_size(ex->sample, dopt->max_pixels, true, "aug_executor_run", name);
 
 	if (!st)
-		st = aug_reference_apply(ex->p, ex->sample, src, &res);
+		st = aug_decode(buf, len, name, dopt, &src);
+	if (!st)
+		st = aug__reference_apply(ex->p, ex->sample, src, dopt->max_pixels, &res);
 	aug_image_free(src);
 	if (st)
 		return st;
@@ -199,6 +201,11 @@ static aug_status run_planes(aug_executor *ex, const void *buf, size_t len, cons
 		if (st)
 			return st;
 	}
+	/* Every stage's output within the limit, before the plan reserves
+	 * 3 floats per output pixel (a spec may say resize 65536x65536). */
+	st = aug__sample_check_size(ex->sample, dopt.max_pixels, false, "aug_executor_run", name);
+	if (st)
+		return st;
 	aug__plan_build(ex->p, ex->sample, pl);
 	if (ex->o.timing) {
 		t1 = now();

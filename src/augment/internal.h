@@ -8,6 +8,12 @@
 
 #define AUG__MAX_HOLES 32
 
+/* The longest side of any image a sample describes, at any stage: sums of
+ * a side and the largest spec sizes and padding (65536) stay far within
+ * int. Sampling refuses larger (AUG_ELIMIT); pixel counts are limited
+ * separately by max_pixels. */
+#define AUG__MAX_SIDE (1 << 28)
+
 enum stage_kind {
 	ST_HFLIP,
 	ST_VFLIP,
@@ -139,6 +145,18 @@ struct aug_sample {
 	enum stage_kind kinds[AUG_MAX_STAGES];
 	struct draw draws[AUG_MAX_STAGES];
 };
+
+/* Check, before anything is allocated, that no stage of the sample makes an
+ * image of more than max_pixels pixels; with `reference`, nor any image the
+ * reference path makes on the way (its resize goes through out_w x in_h).
+ * AUG_ELIMIT naming `name` (may be NULL) and the stage otherwise. Specs
+ * allow sizes up to 65536x65536, so a spec alone can ask for 4 gigapixels. */
+aug_status aug__sample_check_size(const aug_sample *s, uint64_t max_pixels, bool reference, const char *func,
+				  const char *name);
+
+/* aug_reference_apply() with the limit the caller decodes with. */
+aug_status aug__reference_apply(const aug_pipeline *p, const aug_sample *s, const aug_image *src,
+				uint64_t max_pixels, aug_image **out);
 
 /* Round half to even, as Python's round() does (torchvision's centre crop
  * and random_resized_crop use it). */

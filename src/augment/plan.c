@@ -528,6 +528,9 @@ aug_status aug_planned_apply(const aug_pipeline *p, const aug_sample *s, const a
 	*out = NULL;
 	if (s->count != p->count || s->in_w != src->width || s->in_h != src->height || s->in_c != src->channels)
 		return aug__fail(AUG_EINVAL, __func__, "the sample was drawn for another pipeline or image");
+	st = aug__sample_check_size(s, AUG_DEFAULT_MAX_PIXELS, false, __func__, NULL);
+	if (st)
+		return st;
 	aug__plan_build(p, s, &pl);
 	if (pl.fallback)
 		return aug_reference_apply(p, s, src, out);

@@ -20,11 +20,19 @@ static aug_status check_sample(const aug_pipeline *p, const aug_sample *s, const
 
 aug_status aug_reference_apply(const aug_pipeline *p, const aug_sample *s, const aug_image *src, aug_image **out)
 {
+	return aug__reference_apply(p, s, src, AUG_DEFAULT_MAX_PIXELS, out);
+}
+
+aug_status aug__reference_apply(const aug_pipeline *p, const aug_sample *s, const aug_image *src,
+				uint64_t max_pixels, aug_image **out)
+{
 	aug_image *cur = NULL;
 	aug_status st;
 
 	*out = NULL;
 	st = check_sample(p, s, src);
+	if (!st)
+		st = aug__sample_check_size(s, max_pixels, true, "aug_reference_apply", NULL);
 	if (st)
 		return st;
 	st = aug_image_copy(&cur, src);

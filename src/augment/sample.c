@@ -4,6 +4,7 @@
  * aug_rng_stream(seed, epoch, index, s), first one Bernoulli draw for p
  * (always, so a stage's numbers do not depend on whether an earlier one
  * applied), then its own parameters. */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,9 +177,11 @@ static void finish_draw(const struct stage *st, struct draw *d)
 			bool wide = w >= h;
 			int sh = wide ? h : w, lg = wide ? w : h, ns, nl;
 
+			/* The long side may come out beyond int: such a size is
+			 * cut to just over AUG__MAX_SIDE, which the caller refuses. */
 			if (st->resize_mode == RESIZE_SHORT) {
 				ns = st->side;
-				nl = (int)((double)st->side * lg / sh);
+				nl = (int)fmin((double)st->side * lg / sh, AUG__MAX_SIDE + 1.0);
 			} else {
 				nl = st->side;
 				ns = (int)((double)st->side * sh / lg);
@@ -294,6 +297,9 @@ aug_status aug_pipeline_sample(const aug_pipeline *p, int width, int height, int
 
 	if (width <= 0 || height <= 0 || (channels != 1 && channels != 3))
 		return aug__fail(AUG_EINVAL, __func__, "bad input %dx%dx%d", width, height, channels);
+	if (width > AUG__MAX_SIDE || height > AUG__MAX_SIDE)
+		return aug__fail(AUG_ELIMIT, __func__, "a %dx%d image: sides over %d pixels are not supported",
+				 width, height, AUG__MAX_SIDE);
 	s->key = key;
 	s->in_w = width;
 	s->in_h = height;
@@ -311,6 +317,10 @@ aug_status aug_pipeline_sample(const aug_pipeline *p, int width, int height, int
 		d->applied = aug_rng_bernoulli(&r, st->p);
 		draw_stage(st, &r, d);
 		finish_draw(st, d);
+		if (d->out_w > AUG__MAX_SIDE || d->out_h > AUG__MAX_SIDE)
+			return aug__fail(AUG_ELIMIT, __func__,
+					 "stage %d (%s) would make a %dx%d image into one with a side over %d pixels",
+					 i + 1, aug__stage_name(st->kind), w, h, AUG__MAX_SIDE);
 		w = d->out_w;
 		h = d->out_h;
 		c = d->out_c;
@@ -318,6 +328,36 @@ aug_status aug_pipeline_sample(const aug_pipeline *p, int width, int height, int
 	s->out_w = w;
 	s->out_h = h;
 	s->out_c = c;
+	return AUG_OK;
+}
+
+aug_status aug__sample_check_size(const aug_sample *s, uint64_t max_pixels, bool reference, const char *func,
+				  const char *name)
+{
+	for (int i = 0; i < s->count; i++) {
+		const struct draw *d = &s->draws[i];
+		uint64_t out = (uint64_t)d->out_w * (uint64_t)d->out_h, mid = 0;
+
+		if (!d->applied)
+			continue;
+		/* The reference resize makes its output width at its input
+		 * height first (rows, then columns). */
+		if (reference && s->kinds[i] == ST_RESIZE)
+			mid = (uint64_t)d->out_w * (uint64_t)d->in_h;
+		else if (reference && s->kinds[i] == ST_RANDOM_RESIZED_CROP)
+			mid = (uint64_t)d->out_w * (uint64_t)d->bh;
+		if (out > max_pixels)
+			return aug__fail(AUG_ELIMIT, func,
+					 "%s%sstage %d (%s) would make the %dx%d image %dx%d, over the limit of %llu pixels",
+					 name ? name : "", name ? ": " : "", i + 1, aug__stage_name(s->kinds[i]), d->in_w, d->in_h, d->out_w,
+					 d->out_h, (unsigned long long)max_pixels);
+		if (mid > max_pixels)
+			return aug__fail(AUG_ELIMIT, func,
+					 "%s%sstage %d (%s) would resize the %dx%d image through %dx%d, over the limit "
+					 "of %llu pixels",
+					 name ? name : "", name ? ": " : "", i + 1, aug__stage_name(s->kinds[i]), d->in_w, d->in_h, d->out_w,
+					 s->kinds[i] == ST_RESIZE ? d->in_h : d->bh, (unsigned long long)max_pixels);
+	}
 	return AUG_OK;
 }
 
@@ -447,6 +487,33 @@ static aug_status json_error(const char *what)
 	return aug__fail(AUG_EINVAL, "aug_sample_from_json", "%s", what);
 }
 
+/* The numbers of a line are untrusted (a user pastes it): each must be an
+ * integer within int's range before it is converted (a cast of anything
+ * else is undefined), or a finite value within [lo, hi]. */
+static bool json_int(double v, int *out)
+{
+	if (!(v >= INT_MIN && v <= INT_MAX) || v != floor(v))
+		return false;
+	*out = (int)v;
+	return true;
+}
+
+static bool json_real(const char *q, double lo, double hi, double *out)
+{
+	double v = strtod(q, NULL);
+
+	if (!(v >= lo && v <= hi))
+		return false;
+	*out = v;
+	return true;
+}
+
+/* The range a jitter factor is drawn from (see factor()). */
+static bool factor_ok(double f, double v)
+{
+	return v > 0 ? f >= (1 - v < 0 ? 0 : 1 - v) && f <= 1 + v : f == 1;
+}
+
 aug_status aug_sample_from_json(const aug_pipeline *p, const char *json, aug_sample *s)
 {
 	const char *end = json + strlen(json);
@@ -465,11 +532,12 @@ aug_status aug_sample_from_json(const aug_pipeline *p, const char *json, aug_sam
 	s->key.index = q ? strtoull(q, NULL, 10) : 0;
 	if (read_numbers(find_key(json, end, "in"), end, v, 3) != 3)
 		return json_error("no \"in\":[w,h,c]");
-	w = s->in_w = (int)v[0];
-	h = s->in_h = (int)v[1];
-	c = s->in_c = (int)v[2];
-	if (w <= 0 || h <= 0 || (c != 1 && c != 3))
+	if (!json_int(v[0], &w) || !json_int(v[1], &h) || !json_int(v[2], &c) || w <= 0 || h <= 0 ||
+	    w > AUG__MAX_SIDE || h > AUG__MAX_SIDE || (c != 1 && c != 3))
 		return json_error("bad \"in\" size");
+	s->in_w = w;
+	s->in_h = h;
+	s->in_c = c;
 	stages = find_key(json, end, "stages");
 	if (!stages)
 		return json_error("no \"stages\"");
@@ -510,12 +578,21 @@ aug_status aug_sample_from_json(const aug_pipeline *p, const char *json, aug_sam
 			case ST_RANDOM_RESIZED_CROP:
 				if (read_numbers(find_key(o, oe, "box"), oe, v, 4) != 4)
 					return json_error("no \"box\"");
-				d->bx = (int)v[0];
-				d->by = (int)v[1];
-				d->bw = (int)v[2];
-				d->bh = (int)v[3];
-				if (d->bw < 1 || d->bh < 1)
-					return json_error("empty box");
+				if (!json_int(v[0], &d->bx) || !json_int(v[1], &d->by) || !json_int(v[2], &d->bw) ||
+				    !json_int(v[3], &d->bh) || d->bw < 1 || d->bh < 1)
+					return json_error("bad \"box\"");
+				if (st->kind == ST_RANDOM_RESIZED_CROP) {
+					/* A box of the image, as draw_rrc() draws it. */
+					if (d->bw > w || d->bh > h || d->bx < 0 || d->by < 0 || d->bx > w - d->bw ||
+					    d->by > h - d->bh)
+						return json_error("\"box\" outside the image");
+				} else if (d->bw != st->width || d->bh != st->height ||
+					   d->bx < -(st->pad + st->width) || d->bx > w + st->pad ||
+					   d->by < -(st->pad + st->height) || d->by > h + st->pad) {
+					/* The stage's size, at most the padding (or the
+					 * size) away from the image. */
+					return json_error("\"box\" not one the stage could draw");
+				}
 				break;
 			case ST_CUTOUT: {
 				const char *hp = find_key(o, oe, "holes");
@@ -523,41 +600,67 @@ aug_status aug_sample_from_json(const aug_pipeline *p, const char *json, aug_sam
 				if (n < 0 || n % 4)
 					return json_error("bad \"holes\"");
 				d->nholes = n / 4;
+				if (d->nholes > st->holes)
+					return json_error("more \"holes\" than the stage makes");
 				for (int k = 0; k < d->nholes; k++) {
-					d->holes[k].x = (int)v[4 * k];
-					d->holes[k].y = (int)v[4 * k + 1];
-					d->holes[k].w = (int)v[4 * k + 2];
-					d->holes[k].h = (int)v[4 * k + 3];
+					struct hole *ho = &d->holes[k];
+
+					/* Holes lie in the image, as draw_cutout() clips them. */
+					if (!json_int(v[4 * k], &ho->x) || !json_int(v[4 * k + 1], &ho->y) ||
+					    !json_int(v[4 * k + 2], &ho->w) || !json_int(v[4 * k + 3], &ho->h) ||
+					    ho->x < 0 || ho->y < 0 || ho->w < 0 || ho->h < 0 || ho->x > w - ho->w ||
+					    ho->y > h - ho->h)
+						return json_error("a hole outside the image");
 				}
 				break;
 			}
-			case ST_COLOR_JITTER:
+			case ST_COLOR_JITTER: {
+				int seen = 0;
+
 				if (read_numbers(find_key(o, oe, "order"), oe, v, 4) != 4)
 					return json_error("no \"order\"");
-				for (int k = 0; k < 4; k++)
-					d->order[k] = (int)v[k] & 3;
+				for (int k = 0; k < 4; k++) {
+					if (!json_int(v[k], &d->order[k]) || d->order[k] < 0 || d->order[k] > 3 ||
+					    (seen & 1 << d->order[k]))
+						return json_error("\"order\" is not an order of 0, 1, 2, 3");
+					seen |= 1 << d->order[k];
+				}
+				/* Each factor within the range the stage draws from. */
 				q = find_key(o, oe, "brightness");
-				d->f_bright = q ? strtod(q, NULL) : 1;
+				if (q && !json_real(q, 0, 1e9, &d->f_bright))
+					return json_error("bad \"brightness\"");
 				q = find_key(o, oe, "contrast");
-				d->f_contrast = q ? strtod(q, NULL) : 1;
+				if (q && !json_real(q, 0, 1e9, &d->f_contrast))
+					return json_error("bad \"contrast\"");
 				q = find_key(o, oe, "saturation");
-				d->f_sat = q ? strtod(q, NULL) : 1;
+				if (q && !json_real(q, 0, 1e9, &d->f_sat))
+					return json_error("bad \"saturation\"");
 				q = find_key(o, oe, "hue");
-				d->f_hue = q ? strtod(q, NULL) : 0;
+				if (q && !json_real(q, -st->hue, st->hue, &d->f_hue))
+					return json_error("bad \"hue\"");
+				if (!factor_ok(d->f_bright, st->brightness) || !factor_ok(d->f_contrast, st->contrast) ||
+				    !factor_ok(d->f_sat, st->saturation))
+					return json_error("a factor outside the stage's range");
 				break;
+			}
 			case ST_HSL_JITTER:
 				q = find_key(o, oe, "hue");
-				d->hsl_hue = q ? strtod(q, NULL) : 0;
+				if (q && !json_real(q, -st->hue_deg, st->hue_deg, &d->hsl_hue))
+					return json_error("bad \"hue\"");
 				q = find_key(o, oe, "saturation");
-				d->hsl_sat = q ? strtod(q, NULL) : 1;
+				if (q && !json_real(q, 1 - st->sat_range, 1 + st->sat_range, &d->hsl_sat))
+					return json_error("bad \"saturation\"");
 				q = find_key(o, oe, "lightness");
-				d->hsl_light = q ? strtod(q, NULL) : 1;
+				if (q && !json_real(q, 1 - st->light_range, 1 + st->light_range, &d->hsl_light))
+					return json_error("bad \"lightness\"");
 				break;
 			default:
 				break;
 			}
 		}
 		finish_draw(st, d);
+		if (d->out_w > AUG__MAX_SIDE || d->out_h > AUG__MAX_SIDE)
+			return json_error("a stage's output too large");
 		w = d->out_w;
 		h = d->out_h;
 		c = d->out_c;

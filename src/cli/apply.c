@@ -13,6 +13,7 @@ static uint64_t opt_epoch;
 static uint64_t opt_index;
 static bool opt_index_set;
 static bool opt_print;
+static uint64_t opt_max_pixels = AUG_DEFAULT_MAX_PIXELS;
 
 static const struct opt apply_opts[] = {
 	{ "output", 'o', OPT_STRING, &opt_out, "FILE", "where to write the result" },
@@ -22,6 +23,7 @@ static const struct opt apply_opts[] = {
 	{ "index", 'i', OPT_U64, &opt_index, "I", "sample index (default: FNV-1a of IMAGE's path, as `run`)" },
 	{ "replay", 0, OPT_STRING, &opt_replay, "JSON", "replay a line written by --log-params (or its \"sample\")" },
 	{ "print-params", 0, OPT_FLAG, &opt_print, NULL, "print the drawn parameters as JSON" },
+	{ "max-pixels", 0, OPT_U64, &opt_max_pixels, "N", "refuse images of more than N pixels, and pipelines that would make them (default 100000000)" },
 	{ 0 },
 };
 
@@ -29,6 +31,7 @@ static int run_apply(int argc, char **argv)
 {
 	aug_pipeline *p = NULL;
 	aug_executor *ex = NULL;
+	aug_executor_options eo;
 	aug_sample *s = NULL;
 	const aug_image *img = NULL;
 	uint8_t *buf = NULL;
@@ -45,9 +48,11 @@ static int run_apply(int argc, char **argv)
 	if (rc)
 		return rc;
 	rc = 1;
+	aug_executor_options_init(&eo);
+	eo.decode.max_pixels = opt_max_pixels;
 	st = aug_file_read(argv[0], 0, &buf, &len);
 	if (!st)
-		st = aug_executor_new(p, NULL, &ex);
+		st = aug_executor_new(p, &eo, &ex);
 	if (st)
 		goto fail;
 	if (opt_replay) {

@@ -14,6 +14,7 @@ static double opt_seconds = 5;
 static bool opt_json;
 static bool opt_no_roi;
 static bool opt_no_dct;
+static uint64_t opt_max_pixels = AUG_DEFAULT_MAX_PIXELS;
 
 static const struct opt bench_opts[] = {
 	{ "pipeline", 'p', OPT_STRING, &opt_spec, "SPEC|FILE", "the pipeline: spec text, or a file holding it" },
@@ -23,6 +24,7 @@ static const struct opt bench_opts[] = {
 	{ "json", 0, OPT_FLAG, &opt_json, NULL, "print one JSON object" },
 	{ "no-region", 0, OPT_FLAG, &opt_no_roi, NULL, "decode whole images (to measure what region decoding saves)" },
 	{ "no-dct-scaling", 0, OPT_FLAG, &opt_no_dct, NULL, "never decode JPEG at a reduced DCT scale" },
+	{ "max-pixels", 0, OPT_U64, &opt_max_pixels, "N", "refuse images of more than N pixels, and pipelines that would make them (default 100000000)" },
 	{ 0 },
 };
 
@@ -82,6 +84,7 @@ static int run_bench(int argc, char **argv)
 	eo.region_decode = !opt_no_roi;
 	eo.dct_scaling = !opt_no_dct;
 	eo.decode.channels = AUG_CHANNELS_RGB;
+	eo.decode.max_pixels = opt_max_pixels;
 	if (opt_threads > 0)
 		omp_set_num_threads(opt_threads);
 	nthreads = omp_get_max_threads();

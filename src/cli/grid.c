@@ -15,6 +15,7 @@ static int opt_rows = 6;
 static uint64_t opt_seed;
 static bool opt_per_stage;
 static bool opt_no_labels;
+static uint64_t opt_max_pixels = AUG_DEFAULT_MAX_PIXELS;
 
 static const struct opt grid_opts[] = {
 	{ "output", 'o', OPT_STRING, &opt_out, "FILE", "the grid image to write (.png or .jpg)" },
@@ -25,6 +26,7 @@ static const struct opt grid_opts[] = {
 	{ "seed", 's', OPT_U64, &opt_seed, "S", "random seed (default 0)" },
 	{ "per-stage", 0, OPT_FLAG, &opt_per_stage, NULL, "one column per stage, each applied alone (p=1)" },
 	{ "no-labels", 0, OPT_FLAG, &opt_no_labels, NULL, "no column titles" },
+	{ "max-pixels", 0, OPT_U64, &opt_max_pixels, "N", "refuse images of more than N pixels, and pipelines that would make them (default 100000000)" },
 	{ 0 },
 };
 
@@ -109,6 +111,7 @@ static int run_grid(int argc, char **argv)
 	aug_pipeline *p = NULL, *stage_p[AUG_MAX_STAGES] = { NULL };
 	const char *titles[AUG_MAX_STAGES + 2];
 	aug_executor *ex = NULL;
+	aug_executor_options eo;
 	aug_dataset_scan_options so;
 	struct canvas cv = { 0 };
 	const char **files = NULL;
@@ -211,6 +214,7 @@ static int run_grid(int argc, char **argv)
 		aug_status st;
 
 		aug_decode_options_init(&dopt);
+		dopt.max_pixels = opt_max_pixels;
 		st = aug_file_read(files[r], 0, &buf, &len);
 		if (!st)
 			st = aug_decode(buf, len, files[r], &dopt, &orig);
@@ -227,7 +231,9 @@ static int run_grid(int argc, char **argv)
 
 			aug_executor_free(ex);
 			ex = NULL;
-			st = aug_executor_new(use, NULL, &ex);
+			aug_executor_options_init(&eo);
+			eo.decode.max_pixels = opt_max_pixels;
+			st = aug_executor_new(use, &eo, &ex);
 			if (!st)
 				st = aug_executor_run(ex, buf, len, files[r], key, &aug);
 			if (st) {

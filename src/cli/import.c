@@ -11,6 +11,7 @@ static int opt_threads;
 static int opt_level = -1;
 static uint64_t opt_limit;
 static bool opt_quiet;
+static uint64_t opt_max_pixels = AUG_DEFAULT_MAX_PIXELS;
 
 static const struct opt import_opts[] = {
 	{ "output", 'o', OPT_STRING, &opt_out, "DIR", "output folder: DIR/train/<class>/, DIR/test/<class>/ (required)" },
@@ -18,6 +19,7 @@ static const struct opt import_opts[] = {
 	{ "png-level", 0, OPT_INT, &opt_level, "L", "PNG zlib level 0..9 (default 1)" },
 	{ "limit", 0, OPT_U64, &opt_limit, "N", "import only the first N images of each split (for quick tests)" },
 	{ "quiet", 0, OPT_FLAG, &opt_quiet, NULL, "no progress and no summary" },
+	{ "max-pixels", 0, OPT_U64, &opt_max_pixels, "N", "refuse sources whose images have more than N pixels (default 100000000)" },
 	{ 0 },
 };
 
@@ -63,6 +65,7 @@ static int run_import(int argc, char **argv)
 		o.png_level = opt_level;
 	o.threads = opt_threads;
 	o.limit = (size_t)opt_limit;
+	o.max_pixels = opt_max_pixels;
 	progress_init(&pr, 0, opt_quiet);
 	o.progress = on_progress;
 	o.progress_user = &pr;

@@ -455,7 +455,11 @@ static int run_run(int argc, char **argv)
 	}
 	progress_update(&pr, done, true);
 	if (logf) {
-		bool bad = fclose(logf) != 0;
+		/* A write that failed earlier (a full disk) leaves the error
+		 * flag, whatever the last flush in fclose says. */
+		bool bad = ferror(logf) != 0;
+
+		bad = fclose(logf) != 0 || bad;
 
 		logf = NULL;
 		if (bad || rename(logtmp, opt_log) != 0) {

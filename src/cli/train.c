@@ -96,6 +96,7 @@ static bool t_decay_all;
 static bool t_no_restore;
 static bool t_quiet;
 static bool t_fail;
+static uint64_t t_max_pixels = AUG_DEFAULT_MAX_PIXELS;
 
 static const struct opt train_opts[] = {
 	{ "model", 'm', OPT_STRING, &t_model, "SPEC|FILE", "the model (default samples/models/fmnist.model)" },
@@ -134,6 +135,7 @@ static const struct opt train_opts[] = {
 	{ "channels", 0, OPT_INT, &t_channels, "C", "1 or 3 (default: from the first image)" },
 	{ "fail-on-error", 0, OPT_FLAG, &t_fail, NULL, "stop at an unreadable image (default: skip it)" },
 	{ "quiet", 'q', OPT_FLAG, &t_quiet, NULL, "no per-epoch table" },
+	{ "max-pixels", 0, OPT_U64, &t_max_pixels, "N", "skip images of more than N pixels, or whose pipeline would make them (default 100000000)" },
 	{ 0 },
 };
 
@@ -326,6 +328,7 @@ static int run_train(int argc, char **argv)
 	o.monitor_accuracy = strcmp(t_monitor, "accuracy") == 0;
 	o.restore_best = !t_no_restore;
 	o.fail_on_error = t_fail;
+	o.max_pixels = t_max_pixels;
 	if (t_ckpt) {
 		ckpt = strdup(t_ckpt);
 	} else if (asprintf(&ckpt, "%s.last", t_out) < 0) {
@@ -381,6 +384,7 @@ static int run_train(int argc, char **argv)
 	printf("model written to %s (%.1f s)\n", t_out, cli_now() - t0);
 	if (t_test) {
 		aug_eval_result r;
+		aug_eval_options eo;
 		size_t *items;
 		const aug_pipeline *views[1] = { ep };
 
@@ -391,9 +395,12 @@ static int run_train(int argc, char **argv)
 		items = malloc(aug_dataset_count(test) * sizeof(size_t) + 1);
 		for (size_t i = 0; items && i < aug_dataset_count(test); i++)
 			items[i] = i;
-		st = items ? aug_evaluate(m, test, items, aug_dataset_count(test), views, 1, AUG_TTA_MEAN, t_seed,
-					  t_batch, t_loader_threads, &r)
-			   : AUG_ENOMEM;
+		aug_eval_options_init(&eo);
+		eo.seed = t_seed;
+		eo.batch_size = t_batch;
+		eo.threads = t_loader_threads;
+		eo.max_pixels = t_max_pixels;
+		st = items ? aug_evaluate(m, test, items, aug_dataset_count(test), views, 1, &eo, &r) : AUG_ENOMEM;
 		free(items);
 		if (st) {
 			cli_fail(st);
@@ -446,6 +453,7 @@ static int e_batch = 256;
 static int e_threads;
 static uint64_t e_seed;
 static bool e_json;
+static uint64_t e_max_pixels = AUG_DEFAULT_MAX_PIXELS;
 
 static const struct opt eval_opts[] = {
 	{ "tta", 0, OPT_STRING, &e_tta, "none|flips|crops|N", "test-time augmentation views (default none)" },
@@ -455,6 +463,7 @@ static const struct opt eval_opts[] = {
 	{ "threads", 't', OPT_INT, &e_threads, "T", "compute threads (default: all cores)" },
 	{ "seed", 's', OPT_U64, &e_seed, "S", "seed of the random views of --tta N" },
 	{ "json", 0, OPT_FLAG, &e_json, NULL, "print JSON" },
+	{ "max-pixels", 0, OPT_U64, &e_max_pixels, "N", "leave out images of more than N pixels, or whose pipeline would make them (default 100000000)" },
 	{ 0 },
 };
 
@@ -504,6 +513,7 @@ static int run_eval(int argc, char **argv)
 	aug_dataset *ds = NULL;
 	aug_pipeline *views[64] = { NULL };
 	aug_eval_result r = { 0 };
+	aug_eval_options eo;
 	size_t *items = NULL;
 	char *ep_text = NULL;
 	int nviews = 1, rc = 1, c, h, w;
@@ -584,8 +594,13 @@ static int run_eval(int argc, char **argv)
 	items = malloc(aug_dataset_count(ds) * sizeof(size_t) + 1);
 	for (size_t i = 0; items && i < aug_dataset_count(ds); i++)
 		items[i] = i;
-	st = items ? aug_evaluate(m, ds, items, aug_dataset_count(ds), (const aug_pipeline *const *)views, nviews,
-				  reduce, e_seed, e_batch, 1, &r)
+	aug_eval_options_init(&eo);
+	eo.reduce = reduce;
+	eo.seed = e_seed;
+	eo.batch_size = e_batch;
+	eo.max_pixels = e_max_pixels;
+	st = items ? aug_evaluate(m, ds, items, aug_dataset_count(ds), (const aug_pipeline *const *)views, nviews, &eo,
+				  &r)
 		   : AUG_ENOMEM;
 	if (st) {
 		cli_fail(st);
@@ -627,10 +642,12 @@ const struct command cmd_eval = {
 
 static int p_top = 3;
 static bool p_json;
+static uint64_t p_max_pixels = AUG_DEFAULT_MAX_PIXELS;
 
 static const struct opt predict_opts[] = {
 	{ "top", 'k', OPT_INT, &p_top, "K", "show the K most likely classes (default 3)" },
 	{ "json", 0, OPT_FLAG, &p_json, NULL, "one JSON line per image" },
+	{ "max-pixels", 0, OPT_U64, &p_max_pixels, "N", "refuse images of more than N pixels, and pipelines that would make them (default 100000000)" },
 	{ 0 },
 };
 
@@ -642,6 +659,8 @@ static int run_predict(int argc, char **argv)
 	aug_executor *ex = NULL;
 	aug_executor_options eo;
 	float *x = NULL;
+	double *p = NULL;
+	int *order = NULL;
 	int rc = 1, c, h, w, k;
 	aug_status st;
 
@@ -660,20 +679,25 @@ static int run_predict(int argc, char **argv)
 		goto out;
 	aug_executor_options_init(&eo);
 	eo.decode.channels = c == 1 ? AUG_CHANNELS_GREY : AUG_CHANNELS_RGB;
+	eo.decode.max_pixels = p_max_pixels;
 	if (aug_executor_new(ep, &eo, &ex)) {
 		cli_fail(AUG_ENOMEM);
 		goto out;
 	}
+	/* A checkpoint may hold up to a million classes. */
 	x = malloc((size_t)c * (size_t)h * (size_t)w * sizeof(float));
-	if (!x)
+	p = malloc((size_t)k * sizeof(*p));
+	order = malloc((size_t)k * sizeof(*order));
+	if (!x || !p || !order) {
+		cli_fail(AUG_ENOMEM);
 		goto out;
+	}
 	rc = 0;
 	for (int i = 1; i < argc; i++) {
 		uint8_t *buf = NULL;
 		size_t len = 0;
 		const float *logits;
-		double p[1024], mx, sum = 0;
-		int order[1024];
+		double mx, sum = 0;
 
 		st = aug_file_read(argv[i], 0, &buf, &len);
 		if (!st)
@@ -687,17 +711,17 @@ static int run_predict(int argc, char **argv)
 			continue;
 		}
 		mx = logits[0];
-		for (int j = 0; j < k && j < 1024; j++)
+		for (int j = 0; j < k; j++)
 			mx = logits[j] > mx ? logits[j] : mx;
-		for (int j = 0; j < k && j < 1024; j++) {
+		for (int j = 0; j < k; j++) {
 			p[j] = exp(logits[j] - mx);
 			sum += p[j];
 			order[j] = j;
 		}
-		for (int j = 0; j < k && j < 1024; j++)
+		for (int j = 0; j < k; j++)
 			p[j] /= sum;
 		for (int a = 0; a < p_top; a++)
-			for (int b = a + 1; b < k && b < 1024; b++)
+			for (int b = a + 1; b < k; b++)
 				if (p[order[b]] > p[order[a]]) {
 					int tmp = order[a];
 
@@ -723,6 +747,8 @@ static int run_predict(int argc, char **argv)
 	}
 out:
 	free(x);
+	free(p);
+	free(order);
 	aug_executor_free(ex);
 	aug_pipeline_free(ep);
 	aug_checkpoint_info_free(&info);

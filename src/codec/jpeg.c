@@ -1,8 +1,12 @@
 /* JPEG decoding through libjpeg-turbo's libjpeg API (2.1).
  *
- * One decompress object per aug_decoder, created once and reused: after
- * each image jpeg_abort_decompress() returns it to its idle state, keeping
- * its permanent allocations. Defaults are djpeg's: JDCT_ISLOW and fancy
+ * One decompress object per aug_decoder, made afresh for every image: a
+ * reused object keeps the last image's quantisation and Huffman tables (so
+ * that abbreviated datastreams can share them), and a damaged file missing
+ * one would be decoded with the tables of whatever the decoder saw before.
+ * That would make a file's pixels depend on the order of work; a new object
+ * costs a few small allocations, next to the per-image pools libjpeg makes
+ * anyway. Defaults are djpeg's: JDCT_ISLOW and fancy
  * upsampling, so that whole decodes equal djpeg's output byte for byte.
  *
  * A region is decoded with as little work as the library allows:
@@ -57,6 +61,7 @@ typedef struct jerr {
 
 struct aug__jpeg {
 	struct jpeg_decompress_struct d;
+	bool used; /* d has read an image: make it afresh before the next */
 	jerr err;
 	struct jpeg_progress_mgr progress;
 	JSAMPROW rows[ROW_BATCH];
@@ -230,6 +235,12 @@ static void read_region(aug__jpeg *jp, const uint8_t *data, size_t len, const au
 	uint64_t mem;
 	aug__rowfmt f = { 4, 8, true };
 
+	if (jp->used) {
+		/* No table of the last image may survive (see the top). */
+		jpeg_destroy_decompress(d);
+		jpeg_create_decompress(d);
+	}
+	jp->used = true;
 	jpeg_mem_src(d, data, (unsigned long)len);
 	jpeg_read_header(d, TRUE);
 	if (d->image_width != (JDIMENSION)hdr->width || d->image_height != (JDIMENSION)hdr->height)

@@ -209,6 +209,19 @@ static aug_status jpeg_probe(const uint8_t *buf, size_t len, const aug__ctx *ctx
 			h = be16(buf + seg + 1);
 			w = be16(buf + seg + 3);
 			ncomp = buf[seg + 5];
+			/* Checked here, not after the walk: the answer must not
+			 * depend on how far the walk got (aug_probe_file reads a
+			 * prefix first), so problems are reported in file order. */
+			if (w == 0)
+				return pfail(ctx, AUG_ECORRUPT, "%s: JPEG SOF gives width 0", ctx->name);
+			if (h == 0)
+				return pfail(ctx, AUG_EUNSUPPORTED,
+					     "%s: JPEG height is 0 in SOF (given later by a DNL marker, not supported)",
+					     ctx->name);
+			if (ncomp != 1 && ncomp != 3 && ncomp != 4)
+				return pfail(ctx, AUG_EUNSUPPORTED,
+					     "%s: JPEG with %d components (only 1, 3 and 4 are supported)", ctx->name,
+					     ncomp);
 		}
 		pos = seg + seglen;
 	}
@@ -219,15 +232,6 @@ static aug_status jpeg_probe(const uint8_t *buf, size_t len, const aug__ctx *ctx
 		return pfail(ctx, AUG_ETRUNCATED, "%s: JPEG data ends before the SOF marker (%zu bytes)",
 				 ctx->name, len);
 	}
-	if (w == 0)
-		return pfail(ctx, AUG_ECORRUPT, "%s: JPEG SOF gives width 0", ctx->name);
-	if (h == 0)
-		return pfail(ctx, AUG_EUNSUPPORTED,
-				 "%s: JPEG height is 0 in SOF (given later by a DNL marker, not supported)",
-				 ctx->name);
-	if (ncomp != 1 && ncomp != 3 && ncomp != 4)
-		return pfail(ctx, AUG_EUNSUPPORTED,
-				 "%s: JPEG with %d components (only 1, 3 and 4 are supported)", ctx->name, ncomp);
 	memset(hdr, 0, sizeof(*hdr));
 	hdr->format = AUG_FORMAT_JPEG;
 	hdr->width = (int)w;

@@ -139,8 +139,8 @@ static aug_status find_idx(const char *src, const char *name, char **out)
 }
 
 /* One split from its images file (N x rows x cols) and labels file (N). */
-static aug_status load_idx_split(const char *images, const char *labels, size_t max_bytes, const char *name,
-				 struct aug__split *s)
+static aug_status load_idx_split(const char *images, const char *labels, size_t max_bytes,
+				 uint64_t max_pixels, const char *name, struct aug__split *s)
 {
 	aug_idx *im = NULL, *lb = NULL;
 	aug_status st;
@@ -170,10 +170,11 @@ static aug_status load_idx_split(const char *images, const char *labels, size_t 
 			       im->dims[2]);
 		goto out;
 	}
-	/* rows * cols <= the pixel limit also keeps each side within an int. */
-	if ((uint64_t)im->dims[1] * im->dims[2] > AUG_DEFAULT_MAX_PIXELS) {
+	/* rows * cols <= the pixel limit (at most INT_MAX, see aug_import())
+	 * also keeps each side within an int. */
+	if ((uint64_t)im->dims[1] * im->dims[2] > max_pixels) {
 		st = aug__fail(AUG_ELIMIT, "aug_import", "%s: images of %u x %u pixels, over the limit of %llu",
-			       images, im->dims[1], im->dims[2], (unsigned long long)AUG_DEFAULT_MAX_PIXELS);
+			       images, im->dims[1], im->dims[2], (unsigned long long)max_pixels);
 		goto out;
 	}
 	for (size_t i = 0; i < lb->size; i++) {
@@ -203,7 +204,8 @@ out:
 	return st;
 }
 
-static aug_status load_idx(aug_import_kind kind, const char *src, size_t max_bytes, struct aug__source *out)
+static aug_status load_idx(aug_import_kind kind, const char *src, size_t max_bytes, uint64_t max_pixels,
+			   struct aug__source *out)
 {
 	char *path[4] = { 0 };
 	struct stat sb;
@@ -218,9 +220,9 @@ static aug_status load_idx(aug_import_kind kind, const char *src, size_t max_byt
 	for (int i = 0; i < 4 && !st; i++)
 		st = find_idx(src, idx_names[i], &path[i]);
 	if (!st)
-		st = load_idx_split(path[0], path[1], max_bytes, "train", &out->split[0]);
+		st = load_idx_split(path[0], path[1], max_bytes, max_pixels, "train", &out->split[0]);
 	if (!st)
-		st = load_idx_split(path[2], path[3], max_bytes, "test", &out->split[1]);
+		st = load_idx_split(path[2], path[3], max_bytes, max_pixels, "test", &out->split[1]);
 	for (int i = 0; i < 4; i++)
 		free(path[i]);
 	out->class_count = 10;
@@ -480,6 +482,7 @@ aug_status aug_import(aug_import_kind kind, const char *src, const char *out_dir
 	struct aug__source source;
 	struct writer w = { 0 };
 	size_t max_bytes;
+	uint64_t max_pixels;
 	aug_status st;
 	double t0 = now();
 
@@ -499,11 +502,18 @@ aug_status aug_import(aug_import_kind kind, const char *src, const char *out_dir
 		return aug__fail(AUG_EINVAL, __func__, "png_level must be 0..9 (not %d), threads >= 0 (not %d)",
 				 opts->png_level, opts->threads);
 	max_bytes = opts->max_bytes ? opts->max_bytes : AUG__IMPORT_MAX_BYTES;
+	max_pixels = opts->max_pixels ? opts->max_pixels : AUG_DEFAULT_MAX_PIXELS;
+	if (max_pixels > INT_MAX)
+		max_pixels = INT_MAX;
 
-	if (kind == AUG_IMPORT_CIFAR10)
+	if (kind == AUG_IMPORT_CIFAR10) {
 		st = aug__cifar_load(src, max_bytes, &source);
-	else
-		st = load_idx(kind, src, max_bytes, &source);
+		if (!st && (uint64_t)AUG__CIFAR_SIDE * AUG__CIFAR_SIDE > max_pixels)
+			st = aug__fail(AUG_ELIMIT, "aug_import", "%s: images of %d x %d pixels, over the limit of %llu",
+				       src, AUG__CIFAR_SIDE, AUG__CIFAR_SIDE, (unsigned long long)max_pixels);
+	} else {
+		st = load_idx(kind, src, max_bytes, max_pixels, &source);
+	}
 	rep->read_seconds = now() - t0;
 	if (st)
 		goto out;

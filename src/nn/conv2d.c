@@ -50,7 +50,12 @@ void NN(im2col)(const aug__conv_geom *g, int n, int n0, int nb, const real *in, 
 			valid_q(g, s, &lo, &hi);
 			for (int p = 0; p < g->p; p++, dst += g->q) {
 				const int y = p * g->stride + r - g->pad;
-				const real *srow = src + (size_t)y * g->w + s - g->pad;
+				/* Output column q reads input column x0 + q * stride, which
+				 * is inside the row for lo <= q < hi only: index from the
+				 * row's start, never form a pointer before it (that is
+				 * undefined even unread). */
+				const int x0 = s - g->pad;
+				const real *srow;
 
 				/* plain loops: rows are short, a memcpy call per row costs more */
 				if (y < 0 || y >= g->h) {
@@ -58,14 +63,15 @@ void NN(im2col)(const aug__conv_geom *g, int n, int n0, int nb, const real *in, 
 						dst[q] = 0;
 					continue;
 				}
+				srow = src + (size_t)y * g->w;
 				for (int q = 0; q < lo; q++)
 					dst[q] = 0;
 				if (g->stride == 1) {
 					for (int q = lo; q < hi; q++)
-						dst[q] = srow[q];
+						dst[q] = srow[x0 + q];
 				} else {
 					for (int q = lo; q < hi; q++)
-						dst[q] = srow[q * g->stride];
+						dst[q] = srow[x0 + q * g->stride];
 				}
 				for (int q = hi; q < g->q; q++)
 					dst[q] = 0;
@@ -97,16 +103,18 @@ void NN(col2im)(const aug__conv_geom *g, int n, int n0, int nb, const real *col,
 					valid_q(g, s, &lo, &hi);
 					for (int p = 0; p < g->p; p++, src += g->q) {
 						const int y = p * g->stride + r - g->pad;
-						real *drow = dst + (size_t)y * g->w + s - g->pad;
+						const int x0 = s - g->pad; /* as in im2col */
+						real *drow;
 
 						if (y < 0 || y >= g->h)
 							continue;
+						drow = dst + (size_t)y * g->w;
 						if (g->stride == 1) {
 							for (int q = lo; q < hi; q++)
-								drow[q] += src[q];
+								drow[x0 + q] += src[q];
 						} else {
 							for (int q = lo; q < hi; q++)
-								drow[q * g->stride] += src[q];
+								drow[x0 + q * g->stride] += src[q];
 						}
 					}
 				}

@@ -32,10 +32,20 @@ static void softmax(const float *z, int k, double *p)
 		p[i] /= sum;
 }
 
-aug_status aug_evaluate(aug_model *m, const aug_dataset *ds, const size_t *items, size_t nitems,
-			const aug_pipeline *const *views, int nviews, aug_tta_reduce reduce, uint64_t seed,
-			int batch_size, int threads, aug_eval_result *out)
+void aug_eval_options_init(aug_eval_options *opts)
 {
+	memset(opts, 0, sizeof(*opts));
+	opts->reduce = AUG_TTA_MEAN;
+	opts->batch_size = 128;
+	opts->threads = 1;
+	opts->max_pixels = AUG_DEFAULT_MAX_PIXELS;
+}
+
+aug_status aug_evaluate(aug_model *m, const aug_dataset *ds, const size_t *items, size_t nitems,
+			const aug_pipeline *const *views, int nviews, const aug_eval_options *opts,
+			aug_eval_result *out)
+{
+	aug_eval_options o;
 	int k = aug_model_num_outputs(m), c, h, w;
 	size_t nd = aug_dataset_count(ds);
 	size_t *pos = NULL;
@@ -46,6 +56,10 @@ aug_status aug_evaluate(aug_model *m, const aug_dataset *ds, const size_t *items
 	aug_status st = AUG_OK;
 
 	memset(out, 0, sizeof(*out));
+	if (opts)
+		o = *opts;
+	else
+		aug_eval_options_init(&o);
 	if (nviews < 1 || nitems == 0)
 		return aug__fail(AUG_EINVAL, __func__, "nothing to evaluate");
 	aug_model_input_shape(m, &c, &h, &w);
@@ -63,9 +77,10 @@ aug_status aug_evaluate(aug_model *m, const aug_dataset *ds, const size_t *items
 	for (size_t i = 0; i < nitems; i++)
 		pos[items[i]] = i;
 	aug_loader_options_init(&lo);
-	lo.batch_size = batch_size > 0 ? batch_size : 128;
-	lo.threads = threads > 0 ? threads : 1;
-	lo.seed = seed;
+	lo.batch_size = o.batch_size > 0 ? o.batch_size : 128;
+	lo.threads = o.threads > 0 ? o.threads : 1;
+	lo.seed = o.seed;
+	lo.decode.max_pixels = o.max_pixels;
 	lo.shuffle = false;
 	lo.channels = c;
 	aug_model_set_training(m, false);
@@ -128,7 +143,7 @@ aug_status aug_evaluate(aug_model *m, const aug_dataset *ds, const size_t *items
 
 			for (int j = 0; j < k; j++)
 				out->probabilities[i * (size_t)k + (size_t)j] = (float)p[j];
-			if (reduce == AUG_TTA_VOTE) {
+			if (o.reduce == AUG_TTA_VOTE) {
 				const uint32_t *vt = votes + i * (size_t)k;
 
 				for (int j = 1; j < k; j++)

@@ -53,6 +53,7 @@ void aug_train_options_init(aug_train_options *o)
 	o->schedule.lr = 0.01;
 	o->schedule.gamma = 0.1;
 	o->restore_best = true;
+	o->max_pixels = AUG_DEFAULT_MAX_PIXELS;
 }
 
 void aug_model_decay_mask(const aug_model *m, bool all, uint8_t *mask)
@@ -115,6 +116,7 @@ aug_status aug_trainer_new(aug_model *m, const aug_dataset *ds, const size_t *tr
 	lo.seed = t->o.seed;
 	lo.channels = c;
 	lo.fail_on_error = t->o.fail_on_error;
+	lo.decode.max_pixels = t->o.max_pixels;
 	/* A last batch of one would leave BatchNorm a single value per channel. */
 	lo.drop_last = ntrain % (size_t)t->o.batch_size == 1;
 	st = aug_loader_new(ds, train, ntrain, train_p, &lo, &t->train_l);
@@ -342,90 +344,104 @@ aug_status aug_trainer_save(aug_trainer *t, const char *path)
 aug_status aug_trainer_resume(aug_trainer *t, const char *path)
 {
 	struct ckpt c;
-	const uint8_t *p;
-	size_t len, np = aug_model_num_params(t->m), ns = aug_model_num_stats(t->m);
+	const uint8_t *prog, *parm, *stat, *opti, *bpar = NULL, *bsta = NULL, *hist, *p;
+	size_t len, lstat, lopti, lbsta = 0, np = aug_model_num_params(t->m), ns = aug_model_num_stats(t->m);
 	aug_status st = aug__ckpt_read(path, &c);
-	int done;
+	uint32_t done, best, bad, stopped;
 
 	if (st)
 		return st;
+	/* Everything is checked before anything of the trainer changes: a
+	 * checkpoint that does not fit leaves the trainer as it was. */
 	p = aug__ckpt_section(&c, "SPEC", &len);
 	if (!p || len != strlen(aug_model_spec(t->m)) || memcmp(p, aug_model_spec(t->m), len) != 0) {
 		st = aug__fail(AUG_EINVAL, __func__, "%s: the checkpoint holds another model", path);
 		goto out;
 	}
-	p = aug__ckpt_section(&c, "PROG", &len);
-	if (!p || len != 4 * 4 + 8 * 6) {
+	prog = aug__ckpt_section(&c, "PROG", &len);
+	if (!prog || len != 4 * 4 + 8 * 6) {
 		st = aug__fail(AUG_ECORRUPT, __func__, "%s: no training progress in the checkpoint", path);
 		goto out;
 	}
-	done = (int)aug__rd_u32(p);
-	if (aug__rd_u64(p + 24) != t->o.seed || aug__rd_u64(p + 40) != (uint64_t)t->o.batch_size ||
-	    aug__rd_u64(p + 48) != (uint64_t)t->ntrain || aug__rd_u64(p + 56) != (uint64_t)t->nval) {
+	done = aug__rd_u32(prog);
+	best = aug__rd_u32(prog + 4);
+	bad = aug__rd_u32(prog + 8);
+	stopped = aug__rd_u32(prog + 12);
+	if (aug__rd_u64(prog + 24) != t->o.seed || aug__rd_u64(prog + 40) != (uint64_t)t->o.batch_size ||
+	    aug__rd_u64(prog + 48) != (uint64_t)t->ntrain || aug__rd_u64(prog + 56) != (uint64_t)t->nval) {
 		st = aug__fail(AUG_EINVAL, __func__,
 			       "%s: written with another seed, batch size or data set: resuming would not continue "
 			       "that run",
 			       path);
 		goto out;
 	}
-	if (done > t->o.epochs) {
-		st = aug__fail(AUG_EINVAL, __func__, "%s: %d epochs are done already, more than the %d asked", path,
+	if (done > (uint32_t)t->o.epochs) {
+		st = aug__fail(AUG_EINVAL, __func__, "%s: %u epochs are done already, more than the %d asked", path,
 			       done, t->o.epochs);
 		goto out;
 	}
-	t->epochs_done = done;
-	t->best_epoch = (int)aug__rd_u32(p + 4);
-	t->bad_epochs = (int)aug__rd_u32(p + 8);
-	t->stopped = aug__rd_u32(p + 12) != 0;
-	aug_model_set_rng(t->m, t->o.seed, aug__rd_u64(p + 16));
-	t->best_value = aug__rd_f64(p + 32);
-	p = aug__ckpt_section(&c, "PARM", &len);
-	if (!p || len != np * sizeof(float)) {
+	if (best > done || bad > done || stopped > 1) {
+		st = aug__fail(AUG_ECORRUPT, __func__, "%s: the training progress does not add up", path);
+		goto out;
+	}
+	parm = aug__ckpt_section(&c, "PARM", &len);
+	if (!parm || len != np * sizeof(float)) {
 		st = aug__fail(AUG_ECORRUPT, __func__, "%s: the parameters do not fit the model", path);
 		goto out;
 	}
-	memcpy(aug_model_params(t->m), p, len);
-	p = aug__ckpt_section(&c, "STAT", &len);
-	if (len != ns * sizeof(float) || (len && !p)) {
+	stat = aug__ckpt_section(&c, "STAT", &lstat);
+	if (lstat != ns * sizeof(float) || (lstat && !stat)) {
 		st = aug__fail(AUG_ECORRUPT, __func__, "%s: the statistics do not fit the model", path);
 		goto out;
 	}
-	if (len)
-		memcpy(aug_model_stats(t->m), p, len);
-	p = aug__ckpt_section(&c, "OPTI", &len);
-	if (!p || len != 12 + aug_optimizer_state_size(t->opt) * sizeof(float) ||
-	    aug__rd_u32(p) != (uint32_t)t->o.optim.kind) {
+	opti = aug__ckpt_section(&c, "OPTI", &lopti);
+	if (!opti || lopti != 12 + aug_optimizer_state_size(t->opt) * sizeof(float) ||
+	    aug__rd_u32(opti) != (uint32_t)t->o.optim.kind) {
 		st = aug__fail(AUG_EINVAL, __func__, "%s: written with another optimizer", path);
 		goto out;
 	}
-	aug_optimizer_set_steps(t->opt, aug__rd_u64(p + 4));
-	memcpy(aug_optimizer_state(t->opt), p + 12, len - 12);
-	if (t->best_epoch > 0) {
-		p = aug__ckpt_section(&c, "BPAR", &len);
-		if (!p || len != np * sizeof(float)) {
+	if (best > 0) {
+		bpar = aug__ckpt_section(&c, "BPAR", &len);
+		bsta = aug__ckpt_section(&c, "BSTA", &lbsta);
+		if (!bpar || len != np * sizeof(float) || lbsta != ns * sizeof(float) || (lbsta && !bsta)) {
 			st = aug__fail(AUG_ECORRUPT, __func__, "%s: the best weights are missing", path);
 			goto out;
 		}
-		memcpy(t->best_params, p, len);
-		p = aug__ckpt_section(&c, "BSTA", &len);
-		if (len != ns * sizeof(float) || (len && !p)) {
-			st = aug__fail(AUG_ECORRUPT, __func__, "%s: the best statistics are missing", path);
-			goto out;
-		}
-		if (len)
-			memcpy(t->best_stats, p, len);
 	}
-	p = aug__ckpt_section(&c, "HIST", &len);
-	if (!p || len != (size_t)done * 64) {
+	hist = aug__ckpt_section(&c, "HIST", &len);
+	if (!hist || len != (size_t)done * 64) {
 		st = aug__fail(AUG_ECORRUPT, __func__, "%s: the history does not match the epochs done", path);
 		goto out;
 	}
-	for (int e = 0; e < done; e++) {
+	for (uint32_t e = 0; e < done; e++) {
+		if (aug__rd_f64(hist + (size_t)e * 64) != (double)(e + 1)) {
+			st = aug__fail(AUG_ECORRUPT, __func__, "%s: the history does not match the epochs done", path);
+			goto out;
+		}
+	}
+
+	t->epochs_done = (int)done;
+	t->best_epoch = (int)best;
+	t->bad_epochs = (int)bad;
+	t->stopped = stopped != 0;
+	aug_model_set_rng(t->m, t->o.seed, aug__rd_u64(prog + 16));
+	t->best_value = aug__rd_f64(prog + 32);
+	memcpy(aug_model_params(t->m), parm, np * sizeof(float));
+	if (lstat)
+		memcpy(aug_model_stats(t->m), stat, lstat);
+	aug_optimizer_set_steps(t->opt, aug__rd_u64(opti + 4));
+	memcpy(aug_optimizer_state(t->opt), opti + 12, lopti - 12);
+	if (best > 0) {
+		memcpy(t->best_params, bpar, np * sizeof(float));
+		if (lbsta)
+			memcpy(t->best_stats, bsta, lbsta);
+	}
+	for (uint32_t e = 0; e < done; e++) {
 		aug_epoch_stats *s = &t->history[e];
-		const uint8_t *q = p + (size_t)e * 64;
+		const uint8_t *q = hist + (size_t)e * 64;
 		double ips = aug__rd_f64(q + 56);
 
-		s->epoch = (int)aug__rd_f64(q);
+		s->epoch = (int)e + 1;
 		s->train_loss = aug__rd_f64(q + 8);
 		s->train_acc = aug__rd_f64(q + 16);
 		s->val_loss = aug__rd_f64(q + 24);
