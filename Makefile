@@ -40,7 +40,8 @@ test: build asan
 # the seed corpora from samples/ and tests/fixtures/, and run each harness
 # for SECONDS, two at a time under nice; fails on any crash, hang or leak.
 # See docs/RELIABILITY.md.
-fuzz: deps
+fuzz:
+	@scripts/install-deps fuzz
 	@test -f $(FUZZ)/build.ninja || CC=clang meson setup $(FUZZ) --buildtype=debugoptimized \
 		-Dfuzz=true -Dtests=false -Db_sanitize=address,undefined -Db_lundef=false \
 		-Dc_args=-fno-sanitize-recover=undefined -Dc_link_args=-fno-sanitize-recover=undefined
