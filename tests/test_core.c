@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "augment.h"
 #include "core/internal.h"
@@ -294,6 +296,64 @@ CTest(file, read_errors_name_the_file)
 	cr_assert_eq(aug_file_read(path, 9, &buf, &len), AUG_ELIMIT);
 	cr_assert_eq(aug_file_read(path, 10, &buf, &len), AUG_OK);
 	aug_free(buf);
+	rm_rf(dir);
+	free(dir);
+}
+
+/* Another program rewriting a file while it is read: a thread flips its
+ * size between 64 KiB and 16 bytes. Every read either gets one whole
+ * version or fails naming the file; never a length in between. */
+struct flipper {
+	const char *path;
+	volatile int stop;
+};
+
+static void *flip_size(void *arg)
+{
+	struct flipper *f = arg;
+	int fd = open(f->path, O_WRONLY);
+
+	for (unsigned i = 0; fd >= 0 && !f->stop; i++)
+		if (ftruncate(fd, i & 1 ? 16 : 65536) != 0)
+			break;
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+CTest(file, a_file_changing_size_while_read_is_one_version_or_an_error)
+{
+	char *dir = make_tmpdir();
+	char path[4200];
+	struct flipper f = { path, 0 };
+	pthread_t th;
+	int whole = 0, failed = 0;
+
+	snprintf(path, sizeof(path), "%s/moving.bin", dir);
+	cr_assert_eq(spit(path, "0123456789abcdef", 16), 0);
+	cr_assert_eq(pthread_create(&th, NULL, flip_size, &f), 0);
+	for (int i = 0; i < 4000; i++) {
+		uint8_t *buf = NULL;
+		size_t len = 0;
+		aug_status st = aug_file_read(path, 0, &buf, &len);
+
+		if (st == AUG_OK) {
+			cr_assert(len == 16 || len == 65536, "read %zu bytes", len);
+			whole++;
+			aug_free(buf);
+		} else {
+			cr_assert_eq(st, AUG_EIO);
+			cr_assert_null(buf);
+			cr_assert(strstr(aug_error_message(), "moving.bin") &&
+				  (strstr(aug_error_message(), "shrank") || strstr(aug_error_message(), "grew")),
+				  "%s", aug_error_message());
+			failed++;
+		}
+	}
+	f.stop = 1;
+	pthread_join(th, NULL);
+	cr_assert_gt(whole, 0);
+	cr_log_info("%d whole reads, %d refused", whole, failed);
 	rm_rf(dir);
 	free(dir);
 }

@@ -63,8 +63,13 @@ aug_status aug_file_read(const char *path, size_t max_bytes, uint8_t **out, size
 			goto out_free;
 		}
 	}
-	/* A file that shrank while being read is simply shorter: decoders report
-	 * the truncation with its own message. */
+	if (got < size) {
+		/* Another program is rewriting it: what was read is neither the
+		 * old file nor the new one. */
+		st = aug__fail(AUG_EIO, __func__, "%s: the file shrank while being read (%zu of %zu bytes)", path, got,
+			       size);
+		goto out_free;
+	}
 	*out = buf;
 	*len = got;
 	close(fd);
