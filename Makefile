@@ -12,7 +12,7 @@ DEMO_OUT ?= demo-out
 # Warnings are errors in every build these targets make (CI runs `make test`).
 MESON_COMMON = -Dwerror=true
 
-.PHONY: all deps build asan demo test fuzz bench docs clean
+.PHONY: all deps build asan demo test fuzz faults valgrind bench docs clean
 
 all: build
 
@@ -48,6 +48,15 @@ fuzz:
 	@meson compile -C $(FUZZ)
 	@scripts/fuzz-corpus $(FUZZ)
 	@scripts/fuzz-run $(FUZZ) $(SECONDS)
+
+# The fault tests' long form: augment run and augment train killed at 20
+# random moments each, then rerun or resumed (docs/RELIABILITY.md).
+faults: build
+	@python3 scripts/fault-kill all --points 20
+
+# Valgrind memcheck over every CLI command on the samples.
+valgrind: build
+	@scripts/valgrind-cli $(BUILD)
 
 # The main job on the bundled samples: describe the data set, write 4
 # augmented copies of every image, and draw what the pipeline does.

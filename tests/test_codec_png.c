@@ -19,6 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "augment.h"
@@ -647,4 +650,100 @@ CTest(png, sample_palettes_by_formula)
 		check_decode(&g, AUG_CHANNELS_RGB, other, rels[i]);
 		gen_free(&g);
 	}
+}
+
+/* ---- zlib bombs ---- */
+
+static void put_chunk(uint8_t **p, const char *type, const uint8_t *data, size_t n)
+{
+	uint8_t *q = *p;
+	uLong crc;
+
+	q[0] = (uint8_t)(n >> 24), q[1] = (uint8_t)(n >> 16), q[2] = (uint8_t)(n >> 8), q[3] = (uint8_t)n;
+	memcpy(q + 4, type, 4);
+	if (n)
+		memcpy(q + 8, data, n);
+	crc = crc32(0, q + 4, (uInt)(n + 4));
+	q[8 + n] = (uint8_t)(crc >> 24), q[9 + n] = (uint8_t)(crc >> 16);
+	q[10 + n] = (uint8_t)(crc >> 8), q[11 + n] = (uint8_t)crc;
+	*p = q + 12 + n;
+}
+
+/* A 16 x 16 grey PNG, every pixel 77, whose zTXt chunk and whose IDAT
+ * stream (after the 16 rows it needs) each inflate to 96 MiB. */
+static uint8_t *png_bomb(size_t *len)
+{
+	size_t big = (size_t)96 << 20, row = 17;
+	uint8_t *raw = calloc(big + 16 * row, 1), *z, *out, *p;
+	uLongf zlen = compressBound((uLong)(big + 16 * row));
+	uint8_t ihdr[13] = { 0, 0, 0, 16, 0, 0, 0, 16, 8, 0, 0, 0, 0 };
+
+	cr_assert_not_null(raw);
+	z = malloc(zlen + 16);
+	cr_assert_not_null(z);
+	for (int y = 0; y < 16; y++)
+		memset(raw + (size_t)y * row + 1, 77, 16);
+	/* zTXt: keyword, NUL, method 0, then the stream of zeros. */
+	memcpy(z, "Comment\0\0", 9);
+	{
+		uLongf n = zlen;
+
+		cr_assert_eq(compress2(z + 9, &n, raw + 16 * row, (uLong)big, 9), Z_OK);
+		out = malloc(4 * (size_t)n + 4096);
+		cr_assert_not_null(out);
+		p = out;
+		memcpy(p, "\x89PNG\r\n\x1a\n", 8);
+		p += 8;
+		put_chunk(&p, "IHDR", ihdr, 13);
+		put_chunk(&p, "zTXt", z, 9 + n);
+	}
+	zlen = compressBound((uLong)(big + 16 * row));
+	cr_assert_eq(compress2(z, &zlen, raw, (uLong)(big + 16 * row), 9), Z_OK);
+	put_chunk(&p, "IDAT", z, zlen);
+	put_chunk(&p, "IEND", NULL, 0);
+	*len = (size_t)(p - out);
+	free(raw);
+	free(z);
+	return out;
+}
+
+CTest(png, zlib_bombs_inflate_no_further_than_the_image)
+{
+	size_t len;
+	uint8_t *b = png_bomb(&len);
+	aug_image *img = NULL;
+	pid_t pid;
+	int ws;
+
+	cr_assert_lt(len, (size_t)2 << 20, "the bomb is small on disk (%zu bytes)", len);
+	/* With little address space to spare, so that inflating either
+	 * stream whole would fail. */
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		if (!UNDER_ASAN) {
+			FILE *f = fopen("/proc/self/statm", "r");
+			unsigned long pages = 0;
+			struct rlimit rl;
+
+			if (!f || fscanf(f, "%lu", &pages) != 1)
+				_exit(100);
+			fclose(f);
+			rl.rlim_cur = rl.rlim_max = pages * (rlim_t)sysconf(_SC_PAGESIZE) + ((rlim_t)48 << 20);
+			if (setrlimit(RLIMIT_AS, &rl) != 0)
+				_exit(101);
+		}
+		if (aug_decode(b, len, "bomb.png", NULL, &img) != AUG_OK)
+			_exit(102);
+		for (int y = 0; y < 16; y++)
+			for (int x = 0; x < 16; x++)
+				if (img->data[(size_t)y * img->stride + (size_t)x * (size_t)img->channels] != 77)
+					_exit(103);
+		aug_image_free(img);
+		_exit(0);
+	}
+	cr_assert_eq(waitpid(pid, &ws, 0), pid);
+	cr_assert(WIFEXITED(ws), "the decoder died (signal %d)", WIFSIGNALED(ws) ? WTERMSIG(ws) : 0);
+	cr_assert_eq(WEXITSTATUS(ws), 0, "child status %d", WEXITSTATUS(ws));
+	free(b);
 }
