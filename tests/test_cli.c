@@ -297,6 +297,7 @@ Test(cli, file_size_limit_is_an_error_and_leaves_no_half_file, .timeout = 120)
 	free(cmd);
 	cr_assert(strstr(out, "File too large"), "%s", out);
 	cr_assert(strstr(out, ".png"), "the message names the file: %s", out);
+	cr_assert(strstr(out, "stopped: no room to write the outputs"), "%s", out);
 	free(out);
 	cr_assert_eq(sh("find '%s/o' -name '*.tmp.*' | grep -q .", d), 1, "temporary files left");
 	/* Whatever was written whole is a PNG that decodes. */

@@ -137,7 +137,20 @@ struct job {
 	char *log;           /* the JSON lines of its samples */
 	int written;
 	int skipped;
+	bool out_full;       /* the output could not be written for lack of room */
 };
+
+/* A write that failed for want of room (a full disk, a quota, a file size
+ * limit, a read-only file system) will fail for every image after it. */
+static bool no_room(const char *msg)
+{
+	static const int errs[] = { ENOSPC, EFBIG, EDQUOT, EROFS };
+
+	for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++)
+		if (strstr(msg, strerror(errs[i])))
+			return true;
+	return false;
+}
 
 static char *out_stem_of(const char *out, const char *rel)
 {
@@ -242,8 +255,11 @@ static void do_job(struct job *j, aug_executor *ex, const aug_encode_options *en
 				goto fail;
 		}
 		st = aug_executor_run(ex, buf, len, j->item->path, key, &img);
-		if (!st)
+		if (!st) {
 			st = aug_encode_file(img, path, enc);
+			if (st)
+				j->out_full = no_room(aug_error_message());
+		}
 		if (st) {
 			j->status = st;
 			goto fail;
@@ -275,7 +291,7 @@ static int run_run(int argc, char **argv)
 	char *rin = NULL, *rout = NULL, *logtmp = NULL;
 	size_t njobs = 0, done = 0, written = 0, skipped = 0, failed = 0;
 	int shard_k = 0, shard_n = 1, nthreads, rc = 0;
-	bool stop = false;
+	bool stop = false, out_full = false;
 	double t0 = cli_now();
 
 	(void)argc;
@@ -446,6 +462,10 @@ static int run_run(int argc, char **argv)
 				cli_error("%s", j->error);
 				if (strcmp(opt_on_error, "fail") == 0)
 					stop = true;
+				if (j->out_full && !out_full) {
+					out_full = true;
+					stop = true;
+				}
 			}
 			if (logf && j->log)
 				fputs(j->log, logf);
@@ -481,7 +501,10 @@ static int run_run(int argc, char **argv)
 				if (jobs[i].error)
 					fprintf(stderr, "  %s\n", jobs[i].item->path);
 		}
-		if (stop)
+		if (out_full)
+			fprintf(stderr, "augment: stopped: no room to write the outputs; %zu images not done\n",
+				njobs - done);
+		else if (stop)
 			fprintf(stderr, "augment: stopped at the first failure (--on-error fail); %zu images not done\n",
 				njobs - done);
 	}
