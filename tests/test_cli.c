@@ -303,6 +303,18 @@ Test(cli, file_size_limit_is_an_error_and_leaves_no_half_file, .timeout = 120)
 	/* Whatever was written whole is a PNG that decodes. */
 	n = sh("for f in $(find '%s/o' -type f); do '%s' info \"$f\" >/dev/null || exit 1; done", d, AUG_CLI);
 	cr_assert_eq(n, 0, "a half-written output under its final name");
+	/* Training: the first checkpoint does not fit; the run stops there. */
+	cr_assert_eq(cli(&out, "run '%s' -o '%s/data' -p 'random_resized_crop 40' --copies 4 --quiet", src_path("samples/images"), d),
+		     0, "%s", out);
+	free(out);
+	cr_assert_geq(asprintf(&cmd, "ulimit -f 2; '%s' train '%s/data' -m 'conv 8 k=3 pad=1; relu; gap; linear classes' "
+				     "-p 'random_resized_crop 32' --eval-pipeline 'resize 32x32' --epochs 2 --batch 8 "
+				     "-o '%s/m.ckpt' --threads 1 --quiet", AUG_CLI, d, d), 0);
+	cr_assert_eq(run_capture(cmd, &out), 1, "%s", out);
+	free(cmd);
+	cr_assert(strstr(out, "m.ckpt.last: File too large"), "%s", out);
+	free(out);
+	cr_assert_eq(sh("ls '%s' | grep -q ckpt", d), 1, "a checkpoint or its temporary was left");
 	rm_rf(d);
 	free(d);
 }
