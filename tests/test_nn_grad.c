@@ -197,7 +197,7 @@ static gc_out gradcheck(const gc *g, double step)
 	return o;
 }
 
-static void expect(const gc *g, double bound)
+static void assert_gradient_below(const gc *g, double bound)
 {
 	gc_out o = gradcheck(g, 1e-5);
 
@@ -209,24 +209,24 @@ static void expect(const gc *g, double bound)
 
 Test(gradcheck, conv_bias_stride_pad)
 {
-	expect(&(gc){ .spec = "conv 3 k=3 pad=1", .c = 2, .h = 5, .w = 5, .n = 2 }, SMOOTH);
-	expect(&(gc){ .spec = "conv 4 k=3 stride=2 pad=1 bias=no", .c = 2, .h = 7, .w = 6, .n = 2 }, SMOOTH);
-	expect(&(gc){ .spec = "conv 2 k=2 stride=2", .c = 3, .h = 5, .w = 5, .n = 2 }, SMOOTH);
-	expect(&(gc){ .spec = "conv 3 k=1", .c = 2, .h = 3, .w = 4, .n = 2 }, SMOOTH);       /* pointwise: no im2col */
-	expect(&(gc){ .spec = "conv 2 k=1 stride=2", .c = 2, .h = 5, .w = 5, .n = 2 }, SMOOTH); /* strided 1x1 */
-	expect(&(gc){ .spec = "conv 2 k=5 pad=3", .c = 1, .h = 4, .w = 4, .n = 2 }, SMOOTH);  /* padding wider than half */
+	assert_gradient_below(&(gc){ .spec = "conv 3 k=3 pad=1", .c = 2, .h = 5, .w = 5, .n = 2 }, SMOOTH);
+	assert_gradient_below(&(gc){ .spec = "conv 4 k=3 stride=2 pad=1 bias=no", .c = 2, .h = 7, .w = 6, .n = 2 }, SMOOTH);
+	assert_gradient_below(&(gc){ .spec = "conv 2 k=2 stride=2", .c = 3, .h = 5, .w = 5, .n = 2 }, SMOOTH);
+	assert_gradient_below(&(gc){ .spec = "conv 3 k=1", .c = 2, .h = 3, .w = 4, .n = 2 }, SMOOTH);       /* pointwise: no im2col */
+	assert_gradient_below(&(gc){ .spec = "conv 2 k=1 stride=2", .c = 2, .h = 5, .w = 5, .n = 2 }, SMOOTH); /* strided 1x1 */
+	assert_gradient_below(&(gc){ .spec = "conv 2 k=5 pad=3", .c = 1, .h = 4, .w = 4, .n = 2 }, SMOOTH);  /* padding wider than half */
 }
 
 Test(gradcheck, conv_weight_gradient_sliced_or_not)
 {
 	/* weights this small are sliced (AUG__DW_SMALL); check the one-GEMM
 	 * path too, on a 1x1 and a 3x3 convolution and through a resblock */
-	expect(&(gc){ .spec = "conv 3 k=3 pad=1", .c = 2, .h = 5, .w = 5, .n = 2, .unsliced = true },
+	assert_gradient_below(&(gc){ .spec = "conv 3 k=3 pad=1", .c = 2, .h = 5, .w = 5, .n = 2, .unsliced = true },
 	       SMOOTH);
-	expect(&(gc){ .spec = "conv 3 k=1", .c = 2, .h = 3, .w = 4, .n = 2, .unsliced = true }, SMOOTH);
-	expect(&(gc){ .spec = "resblock 3 stride=2", .c = 2, .h = 5, .w = 5, .n = 2, .unsliced = true },
+	assert_gradient_below(&(gc){ .spec = "conv 3 k=1", .c = 2, .h = 3, .w = 4, .n = 2, .unsliced = true }, SMOOTH);
+	assert_gradient_below(&(gc){ .spec = "resblock 3 stride=2", .c = 2, .h = 5, .w = 5, .n = 2, .unsliced = true },
 	       KINK);
-	expect(&(gc){ .spec = "conv 2 k=3 pad=1", .c = 2, .h = 5, .w = 5, .n = 3, .col_budget = 1,
+	assert_gradient_below(&(gc){ .spec = "conv 2 k=3 pad=1", .c = 2, .h = 5, .w = 5, .n = 3, .col_budget = 1,
 		      .unsliced = true },
 	       SMOOTH);
 }
@@ -234,55 +234,55 @@ Test(gradcheck, conv_weight_gradient_sliced_or_not)
 Test(gradcheck, conv_in_chunks_of_images)
 {
 	/* a column budget of one image: im2col and col2im per image */
-	expect(&(gc){ .spec = "conv 3 k=3 pad=1", .c = 2, .h = 4, .w = 4, .n = 3 , .col_budget = 1 }, SMOOTH);
-	expect(&(gc){ .spec = "conv 2 k=3 stride=2", .c = 2, .h = 5, .w = 5, .n = 3 , .col_budget = 2 * 9 * 2 * 2 * 2 }, SMOOTH);
+	assert_gradient_below(&(gc){ .spec = "conv 3 k=3 pad=1", .c = 2, .h = 4, .w = 4, .n = 3 , .col_budget = 1 }, SMOOTH);
+	assert_gradient_below(&(gc){ .spec = "conv 2 k=3 stride=2", .c = 2, .h = 5, .w = 5, .n = 3 , .col_budget = 2 * 9 * 2 * 2 * 2 }, SMOOTH);
 }
 
 Test(gradcheck, batchnorm_2d_and_1d)
 {
-	expect(&(gc){ .spec = "bn", .c = 3, .h = 3, .w = 4, .n = 3 }, SMOOTH);
-	expect(&(gc){ .spec = "flatten; bn", .c = 2, .h = 2, .w = 2, .n = 4 }, SMOOTH);
-	expect(&(gc){ .spec = "bn", .c = 2, .h = 3, .w = 3, .n = 2 , .eval = true }, SMOOTH);
-	expect(&(gc){ .spec = "flatten; bn", .c = 3, .h = 1, .w = 1, .n = 5 , .eval = true }, SMOOTH);
+	assert_gradient_below(&(gc){ .spec = "bn", .c = 3, .h = 3, .w = 4, .n = 3 }, SMOOTH);
+	assert_gradient_below(&(gc){ .spec = "flatten; bn", .c = 2, .h = 2, .w = 2, .n = 4 }, SMOOTH);
+	assert_gradient_below(&(gc){ .spec = "bn", .c = 2, .h = 3, .w = 3, .n = 2 , .eval = true }, SMOOTH);
+	assert_gradient_below(&(gc){ .spec = "flatten; bn", .c = 3, .h = 1, .w = 1, .n = 5 , .eval = true }, SMOOTH);
 }
 
 Test(gradcheck, relu)
 {
-	expect(&(gc){ .spec = "relu", .c = 2, .h = 4, .w = 4, .n = 3 }, KINK);
+	assert_gradient_below(&(gc){ .spec = "relu", .c = 2, .h = 4, .w = 4, .n = 3 }, KINK);
 }
 
 Test(gradcheck, maxpool)
 {
-	expect(&(gc){ .spec = "maxpool 2", .c = 2, .h = 4, .w = 5, .n = 2 }, KINK);
-	expect(&(gc){ .spec = "maxpool 3 stride=2", .c = 2, .h = 7, .w = 7, .n = 2 }, KINK); /* overlapping windows */
+	assert_gradient_below(&(gc){ .spec = "maxpool 2", .c = 2, .h = 4, .w = 5, .n = 2 }, KINK);
+	assert_gradient_below(&(gc){ .spec = "maxpool 3 stride=2", .c = 2, .h = 7, .w = 7, .n = 2 }, KINK); /* overlapping windows */
 }
 
 Test(gradcheck, avgpool_and_gap)
 {
-	expect(&(gc){ .spec = "avgpool 2", .c = 2, .h = 4, .w = 5, .n = 2 }, SMOOTH);
-	expect(&(gc){ .spec = "avgpool 3 stride=2", .c = 2, .h = 7, .w = 7, .n = 2 }, SMOOTH);
-	expect(&(gc){ .spec = "gap", .c = 3, .h = 3, .w = 5, .n = 2 }, SMOOTH);
+	assert_gradient_below(&(gc){ .spec = "avgpool 2", .c = 2, .h = 4, .w = 5, .n = 2 }, SMOOTH);
+	assert_gradient_below(&(gc){ .spec = "avgpool 3 stride=2", .c = 2, .h = 7, .w = 7, .n = 2 }, SMOOTH);
+	assert_gradient_below(&(gc){ .spec = "gap", .c = 3, .h = 3, .w = 5, .n = 2 }, SMOOTH);
 }
 
 Test(gradcheck, linear_and_flatten)
 {
-	expect(&(gc){ .spec = "flatten", .c = 3, .h = 2, .w = 3, .n = 2 }, SMOOTH);
-	expect(&(gc){ .spec = "flatten; linear 5", .c = 2, .h = 3, .w = 3, .n = 3 }, SMOOTH);
-	expect(&(gc){ .spec = "flatten; linear 4 bias=no; linear 3", .c = 3, .h = 2, .w = 2, .n = 2 }, SMOOTH);
+	assert_gradient_below(&(gc){ .spec = "flatten", .c = 3, .h = 2, .w = 3, .n = 2 }, SMOOTH);
+	assert_gradient_below(&(gc){ .spec = "flatten; linear 5", .c = 2, .h = 3, .w = 3, .n = 3 }, SMOOTH);
+	assert_gradient_below(&(gc){ .spec = "flatten; linear 4 bias=no; linear 3", .c = 3, .h = 2, .w = 2, .n = 2 }, SMOOTH);
 }
 
 Test(gradcheck, dropout_with_a_fixed_mask)
 {
-	expect(&(gc){ .spec = "dropout p=0.3", .c = 2, .h = 3, .w = 3, .n = 3 }, SMOOTH);
-	expect(&(gc){ .spec = "flatten; dropout p=0.6", .c = 4, .h = 1, .w = 1, .n = 5 }, SMOOTH);
-	expect(&(gc){ .spec = "dropout p=0.3", .c = 2, .h = 3, .w = 3, .n = 3 , .eval = true }, SMOOTH);
+	assert_gradient_below(&(gc){ .spec = "dropout p=0.3", .c = 2, .h = 3, .w = 3, .n = 3 }, SMOOTH);
+	assert_gradient_below(&(gc){ .spec = "flatten; dropout p=0.6", .c = 4, .h = 1, .w = 1, .n = 5 }, SMOOTH);
+	assert_gradient_below(&(gc){ .spec = "dropout p=0.3", .c = 2, .h = 3, .w = 3, .n = 3 , .eval = true }, SMOOTH);
 }
 
 Test(gradcheck, resblock_identity_and_projection)
 {
-	expect(&(gc){ .spec = "resblock 2", .c = 2, .h = 4, .w = 4, .n = 2 }, KINK);
-	expect(&(gc){ .spec = "resblock 3 stride=2", .c = 2, .h = 5, .w = 5, .n = 2 }, KINK);
-	expect(&(gc){ .spec = "resblock 3", .c = 2, .h = 4, .w = 4, .n = 2 , .eval = true }, KINK);
+	assert_gradient_below(&(gc){ .spec = "resblock 2", .c = 2, .h = 4, .w = 4, .n = 2 }, KINK);
+	assert_gradient_below(&(gc){ .spec = "resblock 3 stride=2", .c = 2, .h = 5, .w = 5, .n = 2 }, KINK);
+	assert_gradient_below(&(gc){ .spec = "resblock 3", .c = 2, .h = 4, .w = 4, .n = 2 , .eval = true }, KINK);
 }
 
 Test(gradcheck, resblock_stochastic_depth_both_ways)
@@ -306,14 +306,14 @@ Test(gradcheck, resblock_stochastic_depth_both_ways)
 
 Test(gradcheck, softmax_cross_entropy_with_smoothing)
 {
-	expect(&(gc){ .spec = "flatten; linear 4", .c = 2, .h = 2, .w = 2, .n = 5 , .classes = 4 }, SMOOTH);
-	expect(&(gc){ .spec = "flatten; linear 6", .c = 3, .h = 1, .w = 2, .n = 4 , .classes = 6, .smoothing = 0.1 }, SMOOTH);
-	expect(&(gc){ .spec = "gap; linear classes", .c = 2, .h = 3, .w = 3, .n = 3 , .classes = 3, .smoothing = 1 }, SMOOTH);
+	assert_gradient_below(&(gc){ .spec = "flatten; linear 4", .c = 2, .h = 2, .w = 2, .n = 5 , .classes = 4 }, SMOOTH);
+	assert_gradient_below(&(gc){ .spec = "flatten; linear 6", .c = 3, .h = 1, .w = 2, .n = 4 , .classes = 6, .smoothing = 0.1 }, SMOOTH);
+	assert_gradient_below(&(gc){ .spec = "gap; linear classes", .c = 2, .h = 3, .w = 3, .n = 3 , .classes = 3, .smoothing = 1 }, SMOOTH);
 }
 
 Test(gradcheck, small_whole_model)
 {
-	expect(&(gc){ .spec = "conv 3 k=3 pad=1 bias=no; bn; relu; maxpool 2\n"
+	assert_gradient_below(&(gc){ .spec = "conv 3 k=3 pad=1 bias=no; bn; relu; maxpool 2\n"
 		      "resblock 4 stride=2 survive=0.9\n"
 		      "flatten; linear 6 bias=no; bn; relu; dropout p=0.25; linear classes", .c = 2, .h = 8, .w = 8, .n = 4 , .classes = 5, .smoothing = 0.1 },
 	       KINK);
@@ -322,7 +322,7 @@ Test(gradcheck, small_whole_model)
 Test(gradcheck, reference_model_shape_small)
 {
 	/* The reference model's layer sequence on a 1x8x8 input. */
-	expect(&(gc){ .spec = "conv 4 k=3 pad=1 bias=no; bn; relu; maxpool 2\n"
+	assert_gradient_below(&(gc){ .spec = "conv 4 k=3 pad=1 bias=no; bn; relu; maxpool 2\n"
 		      "conv 5 k=3 pad=1 bias=no; bn; relu; maxpool 2\n"
 		      "flatten; linear 6 bias=no; bn; relu; dropout p=0.5; linear classes", .c = 1, .h = 8, .w = 8, .n = 4 , .classes = 3 },
 	       KINK);
@@ -331,7 +331,7 @@ Test(gradcheck, reference_model_shape_small)
 Test(gradcheck, fused_bn_relu_maxpool)
 {
 	/* bn; relu; maxpool runs as one fused layer (bn_relu_pool.c) */
-	expect(&(gc){ .spec = "bn; relu; maxpool 2", .c = 2, .h = 4, .w = 6, .n = 3 }, KINK);
-	expect(&(gc){ .spec = "bn; relu; maxpool 2", .c = 2, .h = 4, .w = 4, .n = 2, .eval = true }, KINK);
-	expect(&(gc){ .spec = "bn; relu; maxpool 3 stride=2", .c = 2, .h = 7, .w = 7, .n = 2 }, KINK);
+	assert_gradient_below(&(gc){ .spec = "bn; relu; maxpool 2", .c = 2, .h = 4, .w = 6, .n = 3 }, KINK);
+	assert_gradient_below(&(gc){ .spec = "bn; relu; maxpool 2", .c = 2, .h = 4, .w = 4, .n = 2, .eval = true }, KINK);
+	assert_gradient_below(&(gc){ .spec = "bn; relu; maxpool 3 stride=2", .c = 2, .h = 7, .w = 7, .n = 2 }, KINK);
 }
