@@ -127,3 +127,17 @@ int spit(const char *path, const void *buf, size_t len)
 	bad |= fclose(f) != 0;
 	return bad ? -1 : 0;
 }
+
+int count_files(const char *dir)
+{
+	char *cmd = NULL, *out = NULL;
+	int n = -1;
+
+	if (asprintf(&cmd, "find '%s' -type f | wc -l", dir) < 0)
+		return -1;
+	if (run_capture(cmd, &out) == 0)
+		n = atoi(out);
+	free(out);
+	free(cmd);
+	return n;
+}

@@ -24,6 +24,9 @@ int run_capture(const char *cmd, char **out);
  * capturing stdout and stderr into *out (caller frees). */
 int cli(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Regular files under a folder, recursively. */
+int count_files(const char *dir);
+
 /* Read a whole file; NULL when it cannot be read. Caller frees. */
 uint8_t *slurp(const char *path, size_t *len);
 

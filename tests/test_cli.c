@@ -26,19 +26,6 @@ static int sh(const char *fmt, ...)
 	return run_capture(cmd, NULL);
 }
 
-/* Files under a folder, recursively, excluding nothing. */
-static int count_files(const char *dir)
-{
-	char cmd[8400], *out = NULL;
-	int n;
-
-	snprintf(cmd, sizeof(cmd), "find '%s' -type f | wc -l", dir);
-	run_capture(cmd, &out);
-	n = atoi(out);
-	free(out);
-	return n;
-}
-
 Test(cli, version_and_help)
 {
 	char *out = NULL;

@@ -1631,7 +1631,7 @@ CTest(encode, djpeg_reads_what_we_write)
 	free(dir);
 }
 
-static int count_files(const char *dir)
+static int count_entries(const char *dir)
 {
 	char cmd[4300], *out = NULL;
 	int n;
@@ -1679,11 +1679,11 @@ CTest(encode, to_file_atomically_by_extension)
 	snprintf(path, sizeof(path), "%s/d.gif", dir);
 	cr_assert_eq(aug_encode_file(src, path, NULL), AUG_EINVAL);
 	assert_message_names(aug_error_message(), "d.gif");
-	cr_assert_eq(count_files(dir), 3, "temporary or unwanted files left");
+	cr_assert_eq(count_entries(dir), 3, "temporary or unwanted files left");
 	snprintf(path, sizeof(path), "%s/missing/e.png", dir);
 	cr_assert_eq(aug_encode_file(src, path, NULL), AUG_EIO);
 	assert_message_names(aug_error_message(), "e.png");
-	cr_assert_eq(count_files(dir), 3);
+	cr_assert_eq(count_entries(dir), 3);
 	aug_free(src->data);
 	free(src);
 	rm_rf(dir);

@@ -50,18 +50,6 @@ static bool file_exists(const char *path)
 	return stat(path, &sb) == 0;
 }
 
-static int count_files(const char *dir)
-{
-	char cmd[8400], *out = NULL;
-	int n;
-
-	snprintf(cmd, sizeof(cmd), "find '%s' -type f | wc -l", dir);
-	run_capture(cmd, &out);
-	n = atoi(out);
-	free(out);
-	return n;
-}
-
 /* Write an IDX file by hand: 00 00 type ndims, big-endian dims, then the
  * data (`extra` more bytes of 0xAB after it); gzipped with zlib when `gz`. */
 static void write_idx(const char *path, bool gz, int type, int ndims, const uint32_t *dims, const uint8_t *data,
