@@ -132,6 +132,14 @@ Test(cli, bad_spec_is_one_line_with_position)
 	cr_assert_eq(cli(&out, "run '%s' -o '%s/o' -p '%s/bad.aug'", src_path("samples/images"), d, d), 2);
 	cr_assert(strstr(out, "bad.aug:2:1: unknown stage 'colour_jitter'; did you mean 'color_jitter'?"), "%s", out);
 	free(out);
+	/* A spec file that is not there is named as a missing file, not read
+	 * as spec text; so is a model file. */
+	cr_assert_eq(cli(&out, "run '%s' -o '%s/o' -p '%s/nope.aug'", src_path("samples/images"), d, d), 2);
+	cr_assert(strstr(out, "nope.aug: No such file or directory"), "%s", out);
+	free(out);
+	cr_assert_eq(cli(&out, "train '%s' -m models/nope.model", src_path("samples/images")), 2);
+	cr_assert(strstr(out, "models/nope.model: No such file or directory"), "%s", out);
+	free(out);
 	rm_rf(d);
 	free(d);
 }

@@ -72,6 +72,11 @@ void json_string(FILE *f, const char *s);
  * after printing the error. */
 int cli_load_pipeline(const char *arg, aug_pipeline **out);
 
+/* The text of a SPEC|FILE argument: the file's content when it names a
+ * regular file, an error (NULL) when it looks like a path that is not
+ * there, else the argument itself. Caller frees. */
+char *cli_read_spec(const char *arg);
+
 /* The sample index of a file: FNV-1a of its path under the data set root. */
 uint64_t cli_path_index(const char *relpath);
 

@@ -10,28 +10,6 @@
 
 /* ---- Shared --------------------------------------------------------------- */
 
-static char *read_text(const char *arg)
-{
-	struct stat sb;
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	char *s;
-
-	if (stat(arg, &sb) != 0 || !S_ISREG(sb.st_mode))
-		return strdup(arg);
-	if (aug_file_read(arg, 1 << 20, &buf, &len)) {
-		cli_fail(AUG_EIO);
-		return NULL;
-	}
-	s = malloc(len + 1);
-	if (s) {
-		memcpy(s, buf, len);
-		s[len] = '\0';
-	}
-	aug_free(buf);
-	return s;
-}
-
 /* The channels to train on: 1 when the first image is grey, else 3. */
 static int guess_channels(const aug_dataset *ds, int *w, int *h)
 {
@@ -60,7 +38,12 @@ static int pipeline_from_text(const char *text, const char *source, aug_pipeline
 
 /* ---- train ------------------------------------------------------------------ */
 
-static const char *t_model = "samples/models/fmnist.model";
+/* samples/models/fmnist.model, built in so that the default does not depend
+ * on the folder augment runs from. */
+static const char default_model[] = "conv 32 k=3 pad=1 bias=no; bn; relu; maxpool 2; "
+				    "conv 64 k=3 pad=1 bias=no; bn; relu; maxpool 2; "
+				    "flatten; linear 128 bias=no; bn; relu; dropout p=0.5; linear classes";
+static const char *t_model = default_model;
 static const char *t_pipe;
 static const char *t_eval_pipe;
 static const char *t_out = "model.ckpt";
@@ -99,7 +82,7 @@ static bool t_fail;
 static uint64_t t_max_pixels = AUG_DEFAULT_MAX_PIXELS;
 
 static const struct opt train_opts[] = {
-	{ "model", 'm', OPT_STRING, &t_model, "SPEC|FILE", "the model (default samples/models/fmnist.model)" },
+	{ "model", 'm', OPT_STRING, &t_model, "SPEC|FILE", "the model (default: samples/models/fmnist.model, built in)" },
 	{ "pipeline", 'p', OPT_STRING, &t_pipe, "SPEC|FILE", "training augmentation; must end in the input size" },
 	{ "eval-pipeline", 0, OPT_STRING, &t_eval_pipe, "SPEC|FILE", "validation and test preprocessing" },
 	{ "epochs", 'e', OPT_INT, &t_epochs, "N", "epochs (default 10)" },
@@ -260,7 +243,7 @@ static int run_train(int argc, char **argv)
 	/* The pipelines. Without -p the images are used as they are
 	 * (centre-cropped to the first image's size). */
 	if (t_pipe) {
-		tp_text = read_text(t_pipe);
+		tp_text = cli_read_spec(t_pipe);
 	} else {
 		snprintf(spec, sizeof(spec), "center_crop %dx%d", w0 > 0 ? w0 : 32, h0 > 0 ? h0 : 32);
 		tp_text = strdup(spec);
@@ -275,7 +258,7 @@ static int run_train(int argc, char **argv)
 		goto out;
 	}
 	if (t_eval_pipe) {
-		ep_text = read_text(t_eval_pipe);
+		ep_text = cli_read_spec(t_eval_pipe);
 	} else if (w0 >= w && h0 >= h && w0 <= w * 3 / 2 && h0 <= h * 3 / 2) {
 		snprintf(spec, sizeof(spec), "center_crop %dx%d", w, h);
 		ep_text = strdup(spec);
@@ -287,10 +270,11 @@ static int run_train(int argc, char **argv)
 	}
 	if (!ep_text || (rc = pipeline_from_text(ep_text, "--eval-pipeline", &ep)))
 		goto out;
-	rc = 1;
-	model_text = read_text(t_model);
+	rc = EXIT_USAGE;
+	model_text = cli_read_spec(t_model);
 	if (!model_text)
 		goto out;
+	rc = 1;
 	st = aug_model_parse(&m, model_text, c, h, w, aug_dataset_class_count(ds));
 	if (st) {
 		cli_fail(st);
@@ -535,7 +519,7 @@ static int run_eval(int argc, char **argv)
 	if (e_threads > 0)
 		omp_set_num_threads(e_threads);
 	aug_model_input_shape(m, &c, &h, &w);
-	ep_text = e_pipe ? read_text(e_pipe) : strdup(info.eval_pipeline ? info.eval_pipeline : "hflip p=0");
+	ep_text = e_pipe ? cli_read_spec(e_pipe) : strdup(info.eval_pipeline ? info.eval_pipeline : "hflip p=0");
 	if (!ep_text || pipeline_from_text(ep_text, "--eval-pipeline", &views[0])) {
 		rc = EXIT_USAGE;
 		goto out;

@@ -1,4 +1,6 @@
 /* Helpers several subcommands share: pipelines from -p, progress lines. */
+#include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -6,40 +8,68 @@
 
 #include "cli.h"
 
+/* A spec argument names a file rather than holding spec text when it has
+ * no space, ';' or '=' and has a '/' or a spec file's extension. */
+static bool looks_like_a_path(const char *arg)
+{
+	const char *dot = strrchr(arg, '.');
+
+	if (strpbrk(arg, " \t\n;="))
+		return false;
+	return strchr(arg, '/') || (dot && (strcmp(dot, ".aug") == 0 || strcmp(dot, ".model") == 0 ||
+					    strcmp(dot, ".txt") == 0));
+}
+
+char *cli_read_spec(const char *arg)
+{
+	struct stat sb;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	char *text;
+
+	if (stat(arg, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		if (looks_like_a_path(arg)) {
+			/* A mistyped file name is not spec text: say so, not
+			 * "unknown stage 'pipelines/imagenet.aug'". */
+			cli_error("%s: %s", arg, stat(arg, &sb) != 0 ? strerror(errno) : "not a regular file");
+			return NULL;
+		}
+		text = strdup(arg);
+		if (!text)
+			cli_error("out of memory");
+		return text;
+	}
+	if (aug_file_read(arg, 1 << 20, &buf, &len)) {
+		cli_fail(AUG_EIO);
+		return NULL;
+	}
+	text = malloc(len + 1);
+	if (text) {
+		memcpy(text, buf, len);
+		text[len] = '\0';
+	} else {
+		cli_error("out of memory");
+	}
+	aug_free(buf);
+	return text;
+}
+
 int cli_load_pipeline(const char *arg, aug_pipeline **out)
 {
 	struct stat sb;
 	aug_status st;
+	char *text;
 
 	*out = NULL;
 	if (!arg) {
 		cli_error("a pipeline is needed: -p SPEC or -p FILE (see augment stages)");
 		return EXIT_USAGE;
 	}
-	if (stat(arg, &sb) == 0 && S_ISREG(sb.st_mode)) {
-		uint8_t *buf = NULL;
-		size_t len = 0;
-		char *text;
-
-		st = aug_file_read(arg, 1 << 20, &buf, &len);
-		if (st) {
-			cli_fail(st);
-			return EXIT_USAGE;
-		}
-		text = malloc(len + 1);
-		if (!text) {
-			aug_free(buf);
-			cli_error("out of memory");
-			return 1;
-		}
-		memcpy(text, buf, len);
-		text[len] = '\0';
-		aug_free(buf);
-		st = aug_pipeline_parse(text, arg, out);
-		free(text);
-	} else {
-		st = aug_pipeline_parse(arg, "-p", out);
-	}
+	text = cli_read_spec(arg);
+	if (!text)
+		return EXIT_USAGE;
+	st = aug_pipeline_parse(text, stat(arg, &sb) == 0 ? arg : "-p", out);
+	free(text);
 	if (st) {
 		cli_fail(st);
 		return EXIT_USAGE;
