@@ -316,7 +316,7 @@ Test(cli, file_size_limit_is_an_error_and_leaves_no_half_file, .timeout = 120)
 
 /* File names are bytes: a name that is not UTF-8 is read, mirrored to the
  * output, and printed in messages without harm. */
-Test(cli, non_utf8_file_names_are_mirrored)
+Test(cli, non_utf8_file_names_are_mirrored, .timeout = 60)
 {
 	char *out = NULL, *d = make_tmpdir();
 
@@ -327,6 +327,13 @@ Test(cli, non_utf8_file_names_are_mirrored)
 	cr_assert(strstr(out, "1 outputs written") || strstr(out, "1 output written"), "%s", out);
 	free(out);
 	cr_assert_eq(sh("test -f \"$(printf '%s/o/caf\351/\377\376_0.png')\"", d), 0, "the output mirrors the name");
+	/* A FIFO named like an image is refused by every command, not waited on. */
+	cr_assert_eq(sh("mkfifo '%s/in/caf\351/pipe.png'", d), 0);
+	cr_assert_eq(cli(&out, "info '%s/in/caf\351/pipe.png'", d), 1, "%s", out);
+	cr_assert(strstr(out, "pipe.png: not a regular file"), "%s", out);
+	free(out);
+	cr_assert_eq(cli(&out, "convert '%s/in/caf\351/pipe.png' '%s/x.png'", d, d), 1, "%s", out);
+	free(out);
 	rm_rf(d);
 	free(d);
 }

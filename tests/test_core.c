@@ -358,6 +358,25 @@ CTest(file, a_file_changing_size_while_read_is_one_version_or_an_error)
 	free(dir);
 }
 
+/* A FIFO (or a device) named like an image: refused at once, not waited
+ * on for a writer that never comes. */
+Test(file, a_fifo_is_refused_without_waiting, .timeout = 10)
+{
+	char *dir = make_tmpdir();
+	char path[4200];
+	uint8_t *buf = NULL;
+	size_t len = 0;
+
+	snprintf(path, sizeof(path), "%s/pipe.png", dir);
+	cr_assert_eq(mkfifo(path, 0644), 0);
+	cr_assert_eq(aug_file_read(path, 0, &buf, &len), AUG_EIO);
+	cr_assert(strstr(aug_error_message(), "pipe.png: not a regular file"), "%s", aug_error_message());
+	cr_assert_eq(aug_file_read("/dev/zero", 0, &buf, &len), AUG_EIO);
+	cr_assert_null(buf);
+	rm_rf(dir);
+	free(dir);
+}
+
 CTest(file, write_into_missing_folder_fails_cleanly)
 {
 	cr_assert_eq(aug_file_write_atomic("/nonexistent-augment-dir/x.png", "x", 1), AUG_EIO);

@@ -323,13 +323,9 @@ aug_status aug_probe_file(const char *path, aug_header *hdr)
 	aug_decode_options_init(&opts);
 	if (!path || !hdr)
 		return aug__fail(AUG_EINVAL, __func__, "NULL argument");
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return aug__fail(AUG_EIO, __func__, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		st = aug__fail(AUG_EIO, __func__, "%s: not a regular file", path);
-		goto out;
-	}
+	st = aug__open_regular(path, __func__, &fd, &sb);
+	if (st)
+		return st;
 	/* Headers are small, but a JPEG may carry 64 KiB APPn segments (ICC
 	 * profiles, Photoshop data) before its SOF: read on until the walk
 	 * reaches the image data or the file ends. The walks in between are

@@ -11,6 +11,29 @@
 
 #define DEFAULT_MAX_FILE ((size_t)1 << 30)
 
+aug_status aug__open_regular(const char *path, const char *func, int *fd, struct stat *sb)
+{
+	/* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
+	 * writer forever. It changes nothing for regular files. */
+	int f = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+
+	*fd = -1;
+	if (f < 0)
+		return aug__fail(AUG_EIO, func, "%s: %s", path, strerror(errno));
+	if (fstat(f, sb) != 0) {
+		aug_status st = aug__fail(AUG_EIO, func, "%s: %s", path, strerror(errno));
+
+		close(f);
+		return st;
+	}
+	if (!S_ISREG(sb->st_mode)) {
+		close(f);
+		return aug__fail(AUG_EIO, func, "%s: not a regular file", path);
+	}
+	*fd = f;
+	return AUG_OK;
+}
+
 aug_status aug_file_read(const char *path, size_t max_bytes, uint8_t **out, size_t *len)
 {
 	struct stat sb;
@@ -23,17 +46,9 @@ aug_status aug_file_read(const char *path, size_t max_bytes, uint8_t **out, size
 	*len = 0;
 	if (max_bytes == 0)
 		max_bytes = DEFAULT_MAX_FILE;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return aug__fail(AUG_EIO, __func__, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &sb) != 0) {
-		st = aug__fail(AUG_EIO, __func__, "%s: %s", path, strerror(errno));
-		goto out_close;
-	}
-	if (!S_ISREG(sb.st_mode)) {
-		st = aug__fail(AUG_EIO, __func__, "%s: not a regular file", path);
-		goto out_close;
-	}
+	st = aug__open_regular(path, __func__, &fd, &sb);
+	if (st)
+		return st;
 	if ((uint64_t)sb.st_size > max_bytes) {
 		st = aug__fail(AUG_ELIMIT, __func__, "%s: %lld bytes, over the limit of %zu",
 			       path, (long long)sb.st_size, max_bytes);

@@ -18,6 +18,14 @@
 /* Record a failure for aug_error_message() as "func(): <formatted>" and
  * return `status`, so callers can write `return aug__fail(...)`. */
 aug_status aug__fail(aug_status status, const char *func, const char *fmt, ...) AUG__PRINTF(3, 4);
+
+struct stat;
+
+/* Open `path` for reading if it is a regular file: a FIFO, a device or a
+ * folder is refused (AUG_EIO, "not a regular file") without blocking, since
+ * the open does not wait for a writer. On success *fd is open and *sb holds
+ * its fstat; failures leave a message naming `func` and the file. */
+aug_status aug__open_regular(const char *path, const char *func, int *fd, struct stat *sb);
 aug_status aug__vfail(aug_status status, const char *func, const char *fmt, va_list ap);
 
 /* Record a recoverable warning for aug_warning_message(). */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "internal.h"
@@ -225,12 +226,19 @@ static aug_status read_archive(const char *path, size_t max_bytes, struct member
 {
 	uint8_t h[512], skip[8192];
 	aug_status st = AUG_OK;
-	gzFile gz = gzopen(path, "rb");
+	struct stat sb;
+	gzFile gz;
 	bool first = true;
+	int fd;
 
-	if (!gz)
-		return aug__fail(errno == ENOMEM ? AUG_ENOMEM : AUG_EIO, "aug_import", "%s: %s", path,
-				 strerror(errno));
+	st = aug__open_regular(path, "aug_import", &fd, &sb);
+	if (st)
+		return st;
+	gz = gzdopen(fd, "rb");
+	if (!gz) {
+		close(fd);
+		return aug__fail(AUG_ENOMEM, "aug_import", "%s: no memory for a gzip reader", path);
+	}
 	gzbuffer(gz, 1 << 17);
 	for (;;) {
 		uint64_t size, padded;

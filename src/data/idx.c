@@ -172,14 +172,9 @@ aug_status aug_idx_read(const char *path, size_t max_bytes, aug_idx **out)
 	*out = NULL;
 	if (max_bytes == 0)
 		max_bytes = AUG__IMPORT_MAX_BYTES;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return aug__fail(AUG_EIO, __func__, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		st = aug__fail(AUG_EIO, __func__, "%s: %s", path, "not a regular file");
-		close(fd);
+	st = aug__open_regular(path, __func__, &fd, &sb);
+	if (st)
 		return st;
-	}
 	/* The gzip magic, for messages only: zlib reads either kind. */
 	n = pread(fd, probe, 2, 0);
 	r.gzip = n == 2 && probe[0] == 0x1f && probe[1] == 0x8b;

@@ -166,15 +166,11 @@ static aug_status read_file(struct worker *wk, const char *path, size_t *len)
 {
 	struct stat sb;
 	size_t got = 0;
-	aug_status st = AUG_OK;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd;
+	aug_status st = aug__open_regular(path, "aug_loader_next", &fd, &sb);
 
-	if (fd < 0)
-		return aug__fail(AUG_EIO, "aug_loader_next", "%s: %s", path, strerror(errno));
-	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		st = aug__fail(AUG_EIO, "aug_loader_next", "%s: not a readable file", path);
-		goto out;
-	}
+	if (st)
+		return st;
 	if ((uint64_t)sb.st_size > (1u << 30)) {
 		st = aug__fail(AUG_ELIMIT, "aug_loader_next", "%s: larger than 1 GiB", path);
 		goto out;
