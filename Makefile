@@ -54,6 +54,13 @@ fuzz:
 faults: build
 	@python3 scripts/fault-kill all --points 20
 
+# augment against torchvision, OpenCV, libjpeg-turbo, vipsthumbnail and
+# mogrify (bench/compare.sh; results in bench/results/<date>/). Installs the
+# peers first. ROUNDS=5 SECONDS_PER=4 by default.
+bench: build
+	@scripts/install-deps bench
+	@bench/compare.sh all
+
 # Valgrind memcheck over every CLI command on the samples.
 valgrind: build
 	@scripts/valgrind-cli $(BUILD)
