@@ -275,6 +275,38 @@ CTest(file, atomic_write_then_read_back)
 	free(dir);
 }
 
+CTest(file, temporaries_a_killed_writer_left_are_removed)
+{
+	char *dir = make_tmpdir();
+	char path[4200], p[4300];
+	static const char *const names[] = {
+		"model.last.tmp.a1B2c3",     /* a temporary of model.last: removed */
+		"model.last.tmp.zzzzzz",     /* removed */
+		"model.last",                /* the file itself: kept */
+		"model.last.tmp.short",      /* not 6 characters: kept */
+		"model.last.tmp.toolong",    /* kept */
+		"other.last.tmp.a1B2c3",     /* another file's: kept */
+		"model.lastx.tmp.a1B2c3",    /* kept */
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
+		cr_assert_eq(spit(p, "x", 1), 0);
+	}
+	snprintf(path, sizeof(path), "%s/model.last", dir);
+	cr_assert_eq(aug_file_remove_temporaries(path), 2);
+	cr_assert_eq(count_entries(dir), 5);
+	snprintf(p, sizeof(p), "%s/model.last.tmp.a1B2c3", dir);
+	cr_assert_neq(access(p, F_OK), 0);
+	cr_assert_eq(access(path, F_OK), 0);
+	cr_assert_eq(aug_file_remove_temporaries(path), 0);
+	/* A missing folder removes nothing and does not fail. */
+	snprintf(path, sizeof(path), "%s/missing/model.last", dir);
+	cr_assert_eq(aug_file_remove_temporaries(path), 0);
+	rm_rf(dir);
+	free(dir);
+}
+
 CTest(file, read_errors_name_the_file)
 {
 	char *dir = make_tmpdir();

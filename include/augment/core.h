@@ -98,6 +98,12 @@ aug_status aug_file_read(const char *path, size_t max_bytes, uint8_t **out, size
  * file or the whole new one, never a part. On failure no temporary is left. */
 aug_status aug_file_write_atomic(const char *path, const void *buf, size_t len);
 
+/* Remove the temporaries of `path` ("<path>.tmp.XXXXXX") that a writer
+ * killed in aug_file_write_atomic() left behind. Call it before writing
+ * `path` again in a job that nothing else writes `path` in. Returns how
+ * many were removed; a folder that cannot be read removes none. */
+int aug_file_remove_temporaries(const char *path);
+
 /* Release a buffer the library allocated for the caller. Accepts NULL. */
 void aug_free(void *p);
 

@@ -319,6 +319,14 @@ static int run_train(int argc, char **argv)
 		ckpt = NULL;
 	}
 	o.checkpoint = ckpt;
+	/* A run killed while it wrote one of these left a temporary beside it. */
+	aug_file_remove_temporaries(t_out);
+	if (ckpt)
+		aug_file_remove_temporaries(ckpt);
+	if (t_csv)
+		aug_file_remove_temporaries(t_csv);
+	if (t_jsonl)
+		aug_file_remove_temporaries(t_jsonl);
 	ctx.quiet = t_quiet;
 	o.on_epoch = on_epoch;
 	o.ctx = &ctx;

@@ -1,4 +1,5 @@
 /* Whole-file reads with a size limit, and atomic writes. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -150,4 +151,39 @@ aug_status aug_file_write_atomic(const char *path, const void *buf, size_t len)
 		unlink(tmp);
 	free(tmp);
 	return st;
+}
+
+int aug_file_remove_temporaries(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	size_t dlen = slash ? (size_t)(slash - path) : 0;
+	size_t blen = strlen(base);
+	char *dir;
+	DIR *d;
+	struct dirent *e;
+	int n = 0;
+
+	if (blen == 0)
+		return 0;
+	dir = slash ? strndup(path, dlen ? dlen : 1) : strdup(".");
+	if (!dir)
+		return 0;
+	d = opendir(dir);
+	while (d && (e = readdir(d))) {
+		char *p;
+
+		/* exactly base + ".tmp." + the 6 characters mkstemp() chose */
+		if (strncmp(e->d_name, base, blen) != 0 || strncmp(e->d_name + blen, ".tmp.", 5) != 0 ||
+		    strlen(e->d_name + blen) != 11)
+			continue;
+		if (asprintf(&p, "%s/%s", dir, e->d_name) < 0)
+			break;
+		n += unlink(p) == 0;
+		free(p);
+	}
+	if (d)
+		closedir(d);
+	free(dir);
+	return n;
 }
