@@ -129,6 +129,78 @@ CTest(optim, adamw_decays_apart_from_the_gradient)
 	expect(th, (double[]){ 0.89 }, 1, "adamw");
 }
 
+/* The four adaptive methods once more, in double, written from their papers
+ * (Duchi et al. 2011; Tieleman & Hinton 2012; Kingma & Ba 2015 with ε outside
+ * the root as torch.optim does; Loshchilov & Hutter 2019), on the same
+ * quadratic: θ after each of `steps` updates. */
+static void reference_steps(aug_optim_kind k, double lr, double l2, int steps, double *theta)
+{
+	double th = 1, s = 0, m = 0, v = 0;
+
+	for (int t = 1; t <= steps; t++) {
+		double g = 2 * th;
+
+		switch (k) {
+		case AUG_OPTIM_ADAGRAD:
+			s += g * g;
+			th -= lr * g / (sqrt(s) + 1e-10);
+			break;
+		case AUG_OPTIM_RMSPROP:
+			s = 0.99 * s + 0.01 * g * g;
+			th -= lr * g / (sqrt(s) + 1e-8);
+			break;
+		default: /* Adam, AdamW */
+			if (k == AUG_OPTIM_ADAMW)
+				th -= lr * l2 * th;
+			m = 0.9 * m + 0.1 * g;
+			v = 0.999 * v + 0.001 * g * g;
+			th -= lr * (m / (1 - pow(0.9, t))) / (sqrt(v / (1 - pow(0.999, t))) + 1e-8);
+			break;
+		}
+		theta[t - 1] = th;
+	}
+}
+
+CTest(optim, adaptive_methods_over_six_steps)
+{
+	static const struct {
+		aug_optim_kind kind;
+		float lr, l2;
+	} cases[] = {
+		{ AUG_OPTIM_ADAGRAD, 0.1f, 0 },
+		{ AUG_OPTIM_RMSPROP, 0.01f, 0 },
+		{ AUG_OPTIM_ADAM, 0.1f, 0 },
+		{ AUG_OPTIM_ADAMW, 0.1f, 0.1f },
+	};
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		aug_optim_options o;
+		double got[6], want[6];
+
+		aug_optim_options_init(&o);
+		o.kind = cases[c].kind;
+		o.l2 = cases[c].l2;
+		run_quadratic(&o, cases[c].lr, 6, got);
+		reference_steps(cases[c].kind, cases[c].lr, cases[c].l2, 6, want);
+		for (int i = 0; i < 6; i++)
+			cr_assert_float_eq(got[i], want[i], 1e-5, "%s step %d: %.8f, want %.8f",
+					   aug_optim_name(cases[c].kind), i + 1, got[i], want[i]);
+	}
+	/* The reference against the steps worked by hand above. */
+	{
+		double th[2];
+
+		reference_steps(AUG_OPTIM_ADAGRAD, 0.1, 0, 2, th);
+		cr_assert_float_eq(th[1], 0.8331035, 1e-7);
+		reference_steps(AUG_OPTIM_RMSPROP, 0.01, 0, 2, th);
+		cr_assert_float_eq(th[1], 0.832918, 1e-6);
+		reference_steps(AUG_OPTIM_ADAM, 0.1, 0, 2, th);
+		cr_assert_float_eq(th[1], 0.8004122, 1e-7);
+		reference_steps(AUG_OPTIM_ADAMW, 0.1, 0.1, 1, th);
+		cr_assert_float_eq(th[0], 0.89, 1e-8);
+	}
+}
+
 CTest(optim, l2_l1_elastic_and_the_mask)
 {
 	aug_optim_options o;
@@ -232,6 +304,39 @@ CTest(schedule, landmarks)
 	cr_assert_float_eq(lr_at(AUG_SCHED_INVSQRT, 0, 1000, 4), 0.05, 1e-12);
 	cr_assert_eq(aug_sched_from_name("cosine"), AUG_SCHED_COSINE);
 	cr_assert_str_eq(aug_sched_name(AUG_SCHED_INVSQRT), "invsqrt");
+}
+
+CTest(schedule, every_kind_at_start_warmup_end_middle_and_end)
+{
+	/* α0 = 0.1, α_min = 0.001 (cosine), step 30 with γ = 0.5. With W = 10,
+	 * T = 110 the landmarks are t = 0, W, W + (T − W)/2 = 60 and T; without
+	 * warm-up, T = 100: t = 0, 50, 100. */
+	const struct {
+		aug_sched_kind kind;
+		double w[4];  /* W = 10, T = 110: t = 0, 10, 60, 110 */
+		double n[3];  /* W = 0, T = 100: t = 0, 50, 100 */
+	} cases[] = {
+		{ AUG_SCHED_CONSTANT, { 0, 0.1, 0.1, 0.1 }, { 0.1, 0.1, 0.1 } },
+		/* ⌊50/30⌋ = 1, ⌊100/30⌋ = 3 steps of γ after warm-up */
+		{ AUG_SCHED_STEP, { 0, 0.1, 0.05, 0.0125 }, { 0.1, 0.05, 0.0125 } },
+		/* α_min + ½(α0 − α_min)(1 + cos πτ): τ = ½ gives 0.0505 */
+		{ AUG_SCHED_COSINE, { 0, 0.1, 0.0505, 0.001 }, { 0.1, 0.0505, 0.001 } },
+		{ AUG_SCHED_LINEAR, { 0, 0.1, 0.05, 0 }, { 0.1, 0.05, 0 } },
+		/* α0 √(W/t): √(10/60), √(10/110); without warm-up α0/√t */
+		{ AUG_SCHED_INVSQRT, { 0, 0.1, 0.1 / sqrt(6.0), 0.1 / sqrt(11.0) }, { 0.1, 0.1 / sqrt(50.0), 0.01 } },
+	};
+	static const uint64_t tw[4] = { 0, 10, 60, 110 }, tn[3] = { 0, 50, 100 };
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		for (int i = 0; i < 4; i++)
+			cr_assert_float_eq(lr_at(cases[c].kind, 10, 110, tw[i]), cases[c].w[i], 1e-12,
+					   "%s, warm-up 10, t = %d", aug_sched_name(cases[c].kind), (int)tw[i]);
+		for (int i = 0; i < 3; i++)
+			cr_assert_float_eq(lr_at(cases[c].kind, 0, 100, tn[i]), cases[c].n[i], 1e-12,
+					   "%s, no warm-up, t = %d", aug_sched_name(cases[c].kind), (int)tn[i]);
+		/* half-way through warm-up: half of α0, whatever the kind */
+		cr_assert_float_eq(lr_at(cases[c].kind, 10, 110, 5), 0.05, 1e-12);
+	}
 }
 
 /* ---- The loop: resume, early stopping, end to end -------------------------------- */
@@ -611,8 +716,9 @@ CTest(checkpoint, resume_that_does_not_add_up_changes_nothing)
 	free(d);
 }
 
-/* The CLI end to end on a real subset of Fashion-MNIST: import 3,000
- * training and 1,000 test images, train 3 epochs, evaluate. */
+/* The CLI end to end on a real subset of Fashion-MNIST: import the first
+ * 3,000 training and 3,000 test images, train 3 epochs (2,700 images after
+ * the validation split), evaluate on the 3,000 test images. */
 Test(trainer, fashion_mnist_subset_end_to_end, .timeout = 300)
 {
 	char *d, *out = NULL, cmd[8192];
