@@ -652,6 +652,104 @@ CTest(png, sample_palettes_by_formula)
 	}
 }
 
+/* ---- the samples against a second decoder ---- */
+
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static int paeth(int a, int b, int c)
+{
+	int p = a + b - c, pa = abs(p - a), pb = abs(p - b), pc = abs(p - c);
+
+	return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+}
+
+/* A PNG decoder written from the specification (ISO/IEC 15948, sections 9
+ * and 11) with nothing but zlib's inflate: 8-bit grey or RGB, not
+ * interlaced. Returns the pixels, `*ch` channels, rows packed. */
+static uint8_t *second_png_decoder(const char *path, int *w, int *h, int *ch)
+{
+	uint8_t *file, *idat = NULL, *raw, *px;
+	size_t len, nidat = 0, bpp, rowlen;
+	uLongf rawlen;
+
+	cr_assert_eq(aug_file_read(path, 0, &file, &len), AUG_OK);
+	cr_assert(len > 33 && memcmp(file, "\x89PNG\r\n\x1a\n", 8) == 0);
+	*w = (int)be32(file + 16);
+	*h = (int)be32(file + 20);
+	cr_assert_eq(file[24], 8, "%s: depth %d", path, file[24]);
+	cr_assert(file[25] == 0 || file[25] == 2, "%s: colour type %d", path, file[25]);
+	cr_assert_eq(file[28], 0, "%s: interlaced", path);
+	*ch = file[25] == 2 ? 3 : 1;
+	for (size_t i = 8; i + 12 <= len;) {
+		size_t n = be32(file + i);
+
+		cr_assert(i + 12 + n <= len);
+		if (memcmp(file + i + 4, "IDAT", 4) == 0) {
+			idat = realloc(idat, nidat + n);
+			cr_assert_not_null(idat);
+			memcpy(idat + nidat, file + i + 8, n);
+			nidat += n;
+		}
+		i += 12 + n;
+	}
+	bpp = (size_t)*ch;
+	rowlen = (size_t)*w * bpp;
+	rawlen = (uLongf)((rowlen + 1) * (size_t)*h);
+	raw = malloc(rawlen);
+	px = malloc(rowlen * (size_t)*h);
+	cr_assert(raw && px);
+	cr_assert_eq(uncompress(raw, &rawlen, idat, (uLong)nidat), Z_OK);
+	cr_assert_eq(rawlen, (uLongf)((rowlen + 1) * (size_t)*h));
+	for (int y = 0; y < *h; y++) {
+		const uint8_t *f = raw + (size_t)y * (rowlen + 1);
+		uint8_t *o = px + (size_t)y * rowlen, *up = y ? o - rowlen : NULL;
+
+		for (size_t x = 0; x < rowlen; x++) {
+			int a = x >= bpp ? o[x - bpp] : 0, b = up ? up[x] : 0;
+			int c = up && x >= bpp ? up[x - bpp] : 0, v = f[1 + x];
+
+			switch (f[0]) {
+			case 0: break;
+			case 1: v += a; break;
+			case 2: v += b; break;
+			case 3: v += (a + b) / 2; break;
+			case 4: v += paeth(a, b, c); break;
+			default: cr_assert_fail("%s: row %d has filter %d", path, y, f[0]);
+			}
+			o[x] = (uint8_t)v;
+		}
+	}
+	free(raw);
+	free(idat);
+	free(file);
+	return px;
+}
+
+CTest(png, samples_equal_a_second_decoder)
+{
+	const char *rels[] = { "samples/images/animal/chelsea.png", "samples/images/object/coffee.png",
+			       "samples/images/people/astronaut.png", "samples/edge/chessboard_GRAY.png" };
+
+	for (size_t i = 0; i < sizeof(rels) / sizeof(rels[0]); i++) {
+		aug_image *img = NULL;
+		int w, h, ch;
+		uint8_t *want = second_png_decoder(src_path(rels[i]), &w, &h, &ch);
+		size_t differ = 0;
+
+		cr_assert_eq(aug_decode_file(src_path(rels[i]), NULL, &img), AUG_OK, "%s", aug_error_message());
+		cr_assert(img->width == w && img->height == h && img->channels == ch, "%s", rels[i]);
+		for (int y = 0; y < h; y++)
+			differ += memcmp(aug_image_row(img, y), want + (size_t)y * (size_t)w * (size_t)ch,
+					 (size_t)w * (size_t)ch) != 0;
+		cr_assert_eq(differ, 0u, "%s: %zu rows differ", rels[i], differ);
+		aug_image_free(img);
+		free(want);
+	}
+}
+
 /* ---- zlib bombs ---- */
 
 static void put_chunk(uint8_t **p, const char *type, const uint8_t *data, size_t n)
