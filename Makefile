@@ -65,6 +65,13 @@ bench: build
 valgrind: build
 	@scripts/valgrind-cli $(BUILD)
 
+# The two pictures, made alike by `make demo` (into demo-out/) and `make docs`
+# (into docs/, for the README).
+GRID_IN = samples/images/animal samples/images/people samples/images/space/rocket.jpg
+GRID_OPT = --samples 5 --cell 112x112
+STAGES_IN = samples/images/animal samples/images/space/rocket.jpg
+STAGES_OPT = --per-stage --cell 96x96
+
 # The main job on the bundled samples: describe the data set, write 4
 # augmented copies of every image, and draw what the pipeline does.
 demo: build
@@ -75,20 +82,17 @@ demo: build
 	@$(AUGMENT) run samples/images -o $(DEMO_OUT)/images -p samples/pipelines/photos.aug \
 		--copies 4 --seed 1 --log-params $(DEMO_OUT)/params.jsonl
 	@echo
-	@echo "== augment grid samples/images -p samples/pipelines/imagenet.aug -o $(DEMO_OUT)/grid.png"
-	@$(AUGMENT) grid samples/images -p samples/pipelines/imagenet.aug -o $(DEMO_OUT)/grid.png --samples 5 --cell 128x128
-	@$(AUGMENT) grid samples/images/animal samples/images/space/rocket.jpg -p samples/pipelines/showcase.aug \
-		-o $(DEMO_OUT)/stages.png --per-stage --cell 112x112
+	@echo "== augment grid $(GRID_IN) -p samples/pipelines/imagenet.aug -o $(DEMO_OUT)/grid.png"
+	@$(AUGMENT) grid $(GRID_IN) -p samples/pipelines/imagenet.aug -o $(DEMO_OUT)/grid.png $(GRID_OPT)
+	@$(AUGMENT) grid $(STAGES_IN) -p samples/pipelines/showcase.aug -o $(DEMO_OUT)/stages.png $(STAGES_OPT)
 	@echo
 	@echo "demo: augmented images in $(DEMO_OUT)/images/, drawn parameters in $(DEMO_OUT)/params.jsonl,"
 	@echo "      sample grid in $(DEMO_OUT)/grid.png, one column per stage in $(DEMO_OUT)/stages.png"
 
 # The pictures in the README, and its stage reference.
 docs: build
-	$(AUGMENT) grid samples/images/animal samples/images/people samples/images/space/rocket.jpg \
-		-p samples/pipelines/imagenet.aug -o docs/grid.png --samples 5 --cell 112x112
-	$(AUGMENT) grid samples/images/animal samples/images/space/rocket.jpg -p samples/pipelines/showcase.aug \
-		-o docs/stages.png --per-stage --cell 96x96
+	$(AUGMENT) grid $(GRID_IN) -p samples/pipelines/imagenet.aug -o docs/grid.png $(GRID_OPT)
+	$(AUGMENT) grid $(STAGES_IN) -p samples/pipelines/showcase.aug -o docs/stages.png $(STAGES_OPT)
 	scripts/update-readme $(AUGMENT)
 
 clean:
