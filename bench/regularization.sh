@@ -16,6 +16,9 @@
 # evaluation pipeline), not on augmented batches.
 #
 #   bench/regularization.sh [build/src/cli/augment]     (about 4 minutes on 2 cores)
+#
+# The README's table is this output:
+#   bench/regularization.sh > reg.md && scripts/update-readme --section regularization reg.md
 set -eu
 AUG=${1:-build/src/cli/augment}
 W=${TMPDIR:-/tmp}/augment-regularization
