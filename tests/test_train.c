@@ -636,6 +636,58 @@ static void fix_crc(uint8_t *buf, size_t len)
 	put_u32(buf + len - 4, (uint32_t)crc32(crc32(0L, Z_NULL, 0), buf, (uInt)(len - 4)));
 }
 
+/* A small checkpoint whose declared input shape makes its model huge is
+ * refused before the model is allocated. Found by fuzz_checkpoint: a 2 KB
+ * file declaring 524,290 classes made the loader build a 285-million
+ * parameter model (2.3 GB) and only then see that the file held 88. */
+CTest(checkpoint, a_shape_that_asks_for_gigabytes_is_refused_before_allocation)
+{
+	char *d = make_shapes(), ck[4400];
+	struct fixture f;
+	aug_train_options o;
+	aug_model *m = NULL, *back = NULL;
+	aug_trainer *t = NULL;
+	uint8_t *buf;
+	size_t len, shap;
+
+	snprintf(ck, sizeof(ck), "%s/x.ckpt", d);
+	fixture_open(&f, d);
+	cr_assert_eq(aug_model_parse(&m, small_model, 1, 16, 16, 3), AUG_OK);
+	train_options(&o, ck);
+	o.epochs = 1;
+	cr_assert_eq(aug_trainer_new(m, f.ds, f.tr, f.ntr, f.va, f.nva, f.tp, f.ep, &o, &t), AUG_OK);
+	cr_assert_eq(aug_trainer_run(t), AUG_OK);
+	aug_trainer_free(t);
+	aug_model_free(m);
+	buf = slurp(ck, &len);
+	cr_assert_not_null(buf);
+	shap = section_at(buf, len, "SHAP");
+	/* 1 x 4096 x 4096: conv 8, max-pool 2, flatten gives 8·2048·2048
+	 * features, and linear 16 on them 537 million weights (2 GB, twice
+	 * with the gradients). */
+	put_u32(buf + shap + 4, 4096);
+	put_u32(buf + shap + 8, 4096);
+	fix_crc(buf, len);
+	cr_assert_eq(spit(ck, buf, len), 0);
+	cr_assert_eq(aug_checkpoint_load_model(ck, &back, NULL), AUG_ECORRUPT);
+	cr_assert_null(back);
+	cr_assert(strstr(aug_error_message(), "x.ckpt"), "%s", aug_error_message());
+	cr_assert(strstr(aug_error_message(), "do not fit"), "%s", aug_error_message());
+	/* the check that comes before allocation said so */
+	cr_assert(strstr(aug_error_message(), "over the limit of"), "%s", aug_error_message());
+	/* and a model spec at its own limit is refused the same way */
+	cr_assert_eq(aug_model_parse_limited(&m, small_model, 1, 16, 16, 3, 100), AUG_ELIMIT);
+	cr_assert_null(m);
+	cr_assert_eq(aug_model_parse_limited(&m, small_model, 1, 16, 16, 3, 0), AUG_OK);
+	cr_assert_eq(aug_model_parse_limited(&back, small_model, 1, 16, 16, 3, aug_model_num_params(m)), AUG_OK);
+	aug_model_free(back);
+	aug_model_free(m);
+	free(buf);
+	fixture_close(&f);
+	rm_rf(d);
+	free(d);
+}
+
 /* A checkpoint with a right CRC whose training progress does not add up:
  * resuming from it must fail and leave the trainer as it was. Found by
  * fuzz_checkpoint: epochs done of 0xffffffff read as -1 were kept after the

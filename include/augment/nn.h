@@ -72,6 +72,14 @@ typedef struct aug_tensor_info {
 aug_status aug_model_parse(aug_model **out, const char *spec, int channels, int height, int width,
 			   int num_classes);
 
+/* aug_model_parse() that fails with AUG_ELIMIT, after working out the
+ * shapes and before allocating anything sized by them, when the model would
+ * have more than max_params parameters (0: no limit but the built-in one).
+ * For specs read from files: a checkpoint's loader passes the size of the
+ * parameters the file holds, so that a small file cannot ask for gigabytes. */
+aug_status aug_model_parse_limited(aug_model **out, const char *spec, int channels, int height, int width,
+				   int num_classes, size_t max_params);
+
 /* Release a model and everything it owns. Accepts NULL. */
 void aug_model_free(aug_model *m);
 

@@ -12,6 +12,12 @@
 aug_status aug_model_parse(aug_model **out, const char *spec, int channels, int height, int width,
 			   int num_classes)
 {
+	return aug_model_parse_limited(out, spec, channels, height, width, num_classes, 0);
+}
+
+aug_status aug_model_parse_limited(aug_model **out, const char *spec, int channels, int height, int width,
+				   int num_classes, size_t max_params)
+{
 	aug__spec parsed;
 	aug_model *m = NULL;
 	aug_status st;
@@ -33,6 +39,7 @@ aug_status aug_model_parse(aug_model **out, const char *spec, int channels, int 
 	st = aug__spec_parse(spec, &parsed);
 	if (st)
 		return st;
+	parsed.max_params = max_params;
 	st = aug__nn_model_build(&m, &parsed, channels, height, width, num_classes);
 	aug__spec_free(&parsed);
 	if (st)

@@ -84,6 +84,7 @@ typedef struct aug__layer_desc {
 typedef struct aug__spec {
 	aug__layer_desc *layers;
 	int count;
+	size_t max_params; /* refuse larger models before allocating; 0: the built-in limit */
 } aug__spec;
 
 /* Parse a model spec. Errors are AUG_ESPEC with "line L:C: ..." and, for an

@@ -228,6 +228,11 @@ aug_status NN(model_build_fused)(struct nn_model **out, const aug__spec *spec, i
 				       d->line, d->col, cur.c, cur.h, cur.w, classes);
 		goto fail;
 	}
+	if (spec->max_params && m->nparams > spec->max_params) {
+		st = aug__fail(AUG_ELIMIT, "aug_model_parse", "the model has %zu parameters, over the limit of %zu",
+			       m->nparams, spec->max_params);
+		goto fail;
+	}
 	m->params = calloc(m->nparams ? m->nparams : 1, sizeof(real));
 	m->grads = calloc(m->nparams ? m->nparams : 1, sizeof(real));
 	m->stats = calloc(m->nstats ? m->nstats : 1, sizeof(real));

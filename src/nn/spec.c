@@ -327,6 +327,7 @@ aug_status aug__spec_parse(const char *text, aug__spec *out)
 
 	out->layers = NULL;
 	out->count = 0;
+	out->max_params = 0;
 	if (!text)
 		return aug__fail(AUG_EINVAL, "aug_model_parse", "the spec is NULL");
 	for (;;) {

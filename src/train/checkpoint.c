@@ -252,11 +252,25 @@ aug_status aug_checkpoint_load_model(const char *path, aug_model **model, aug_ch
 		st = aug__fail(AUG_ECORRUPT, __func__, "%s: bad model shape in the checkpoint", path);
 		goto out;
 	}
-	st = aug_model_parse(&m, spec, in.channels, in.height, in.width, in.classes);
+	/* The parameters the file holds bound the model it may build: a
+	 * 2 KB checkpoint declaring a million classes asked for 2 GB. */
+	p = aug__ckpt_section(&c, "PARM", &len);
+	if (!p || len % sizeof(float) != 0) {
+		st = aug__fail(AUG_ECORRUPT, __func__, "%s: the parameters do not fit the model", path);
+		goto out;
+	}
+	st = aug_model_parse_limited(&m, spec, in.channels, in.height, in.width, in.classes,
+				     len / sizeof(float) ? len / sizeof(float) : 1);
+	if (st == AUG_ELIMIT) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "%s", aug_error_message());
+		st = aug__fail(AUG_ECORRUPT, __func__, "%s: the parameters do not fit the model (%s)", path, why);
+		goto out;
+	}
 	if (st)
 		goto out;
-	p = aug__ckpt_section(&c, "PARM", &len);
-	if (!p || len != aug_model_num_params(m) * sizeof(float)) {
+	if (len != aug_model_num_params(m) * sizeof(float)) {
 		st = aug__fail(AUG_ECORRUPT, __func__, "%s: the parameters do not fit the model", path);
 		goto out;
 	}
