@@ -636,6 +636,27 @@ static void fix_crc(uint8_t *buf, size_t len)
 	put_u32(buf + len - 4, (uint32_t)crc32(crc32(0L, Z_NULL, 0), buf, (uInt)(len - 4)));
 }
 
+/* Train small_model one epoch on the fixture, checkpointing to `ck`, and
+ * return the checkpoint's bytes. */
+static uint8_t *one_epoch_checkpoint(struct fixture *f, const char *ck, size_t *len)
+{
+	aug_train_options o;
+	aug_model *m = NULL;
+	aug_trainer *t = NULL;
+	uint8_t *buf;
+
+	cr_assert_eq(aug_model_parse(&m, small_model, 1, 16, 16, 3), AUG_OK);
+	train_options(&o, ck);
+	o.epochs = 1;
+	cr_assert_eq(aug_trainer_new(m, f->ds, f->tr, f->ntr, f->va, f->nva, f->tp, f->ep, &o, &t), AUG_OK);
+	cr_assert_eq(aug_trainer_run(t), AUG_OK);
+	aug_trainer_free(t);
+	aug_model_free(m);
+	buf = slurp(ck, len);
+	cr_assert_not_null(buf);
+	return buf;
+}
+
 /* A small checkpoint whose declared input shape makes its model huge is
  * refused before the model is allocated. Found by fuzz_checkpoint: a 2 KB
  * file declaring 524,290 classes made the loader build a 285-million
@@ -644,23 +665,13 @@ CTest(checkpoint, a_shape_that_asks_for_gigabytes_is_refused_before_allocation)
 {
 	char *d = make_shapes(), ck[4400];
 	struct fixture f;
-	aug_train_options o;
 	aug_model *m = NULL, *back = NULL;
-	aug_trainer *t = NULL;
 	uint8_t *buf;
 	size_t len, shap;
 
 	snprintf(ck, sizeof(ck), "%s/x.ckpt", d);
 	fixture_open(&f, d);
-	cr_assert_eq(aug_model_parse(&m, small_model, 1, 16, 16, 3), AUG_OK);
-	train_options(&o, ck);
-	o.epochs = 1;
-	cr_assert_eq(aug_trainer_new(m, f.ds, f.tr, f.ntr, f.va, f.nva, f.tp, f.ep, &o, &t), AUG_OK);
-	cr_assert_eq(aug_trainer_run(t), AUG_OK);
-	aug_trainer_free(t);
-	aug_model_free(m);
-	buf = slurp(ck, &len);
-	cr_assert_not_null(buf);
+	buf = one_epoch_checkpoint(&f, ck, &len);
 	shap = section_at(buf, len, "SHAP");
 	/* 1 x 4096 x 4096: conv 8, max-pool 2, flatten gives 8·2048·2048
 	 * features, and linear 16 on them 537 million weights (2 GB, twice
@@ -711,15 +722,8 @@ CTest(checkpoint, resume_that_does_not_add_up_changes_nothing)
 	snprintf(ck, sizeof(ck), "%s/x.ckpt", d);
 	snprintf(bad, sizeof(bad), "%s/bad.ckpt", d);
 	fixture_open(&f, d);
-	cr_assert_eq(aug_model_parse(&m, small_model, 1, 16, 16, 3), AUG_OK);
+	buf = one_epoch_checkpoint(&f, ck, &len);
 	train_options(&o, ck);
-	o.epochs = 1;
-	cr_assert_eq(aug_trainer_new(m, f.ds, f.tr, f.ntr, f.va, f.nva, f.tp, f.ep, &o, &t), AUG_OK);
-	cr_assert_eq(aug_trainer_run(t), AUG_OK);
-	aug_trainer_free(t);
-	aug_model_free(m);
-	buf = slurp(ck, &len);
-	cr_assert_not_null(buf);
 	prog = section_at(buf, len, "PROG");
 	hist = section_at(buf, len, "HIST");
 	cases[0].at = prog, cases[0].value = 0xffffffffu;     /* epochs done: -1 */
