@@ -17,9 +17,11 @@
 #   memory: `augment bench` at 1 and 2 threads, torchvision (1 process, and a
 #   DataLoader with 2 workers), OpenCV+numpy (1 process, 2 processes), and
 #   libjpeg-turbo's full-size decode alone (1 and 2 threads) as the floor.
-# offline: hflip + resize short side 256 + centre crop 256 + JPEG q90 4:2:0,
-#   folder to folder, 2 threads or processes each: `augment run`,
-#   vipsthumbnail, ImageMagick mogrify; wall clock of whole runs.
+# offline: hflip + resize short side 256 + centre crop 256 + JPEG q90 4:2:0
+#   with the standard Huffman tables (each tool's default, as in cjpeg;
+#   optimised tables are an option in all three), folder to folder, 2
+#   threads or processes each: `augment run`, vipsthumbnail, ImageMagick
+#   mogrify; wall clock of whole runs.
 #
 # Raw results (one JSON line per measurement) and the summary go to
 # bench/results/<date>/.
@@ -132,12 +134,12 @@ off_augment() {
 off_vips() {
 	mkdir -p "$1"
 	VIPS_CONCURRENCY=1 xargs -P 2 -n "$HALF" vipsthumbnail --size 256x256 --smartcrop centre \
-		-o "$1/%s.jpg[Q=90,optimize_coding,subsample_mode=on,strip]" <"$FILES"
+		-o "$1/%s.jpg[Q=90,subsample_mode=on,strip]" <"$FILES"
 }
 off_mogrify() {
 	mkdir -p "$1"
 	MAGICK_THREAD_LIMIT=1 xargs -P 2 -n "$HALF" "$MOGRIFY" -path "$1" -flop -resize '256x256^' \
-		-gravity center -extent 256x256 -quality 90 -sampling-factor 2x2 <"$FILES"
+		-gravity center -extent 256x256 -quality 90 -sampling-factor 2x2 -define jpeg:optimize-coding=false <"$FILES"
 }
 
 # ---- rounds -------------------------------------------------------------
@@ -212,9 +214,9 @@ offline = [
     ('offline-augment', 'augment run, 2 threads',
      f"{aug} run {corpus} -o OUT -p '{ospec}' --format jpg --quality 90 --threads 2 --quiet"),
     ('offline-vips', 'vipsthumbnail, 2 processes (no flip)',
-     f"VIPS_CONCURRENCY=1 xargs -P 2 -n {h} vipsthumbnail --size 256x256 --smartcrop centre -o 'OUT/%s.jpg[Q=90,optimize_coding,subsample_mode=on,strip]' < FILES"),
+     f"VIPS_CONCURRENCY=1 xargs -P 2 -n {h} vipsthumbnail --size 256x256 --smartcrop centre -o 'OUT/%s.jpg[Q=90,subsample_mode=on,strip]' < FILES"),
     ('offline-mogrify', 'ImageMagick mogrify, 2 processes',
-     f"MAGICK_THREAD_LIMIT=1 xargs -P 2 -n {h} {E['MOGRIFY']} -path OUT -flop -resize '256x256^' -gravity center -extent 256x256 -quality 90 -sampling-factor 2x2 < FILES"),
+     f"MAGICK_THREAD_LIMIT=1 xargs -P 2 -n {h} {E['MOGRIFY']} -path OUT -flop -resize '256x256^' -gravity center -extent 256x256 -quality 90 -sampling-factor 2x2 -define jpeg:optimize-coding=false < FILES"),
 ]
 ratios = [
     ('augment 1T / torchvision 1 process', 'augment-1', 'torchvision-1'),

@@ -260,8 +260,31 @@ CTest(file, atomic_write_then_read_back)
 	size_t len = 0;
 	struct stat sb;
 
+	mode_t old_mask = umask(077);
+	char cwd[4200];
+
+	/* The first write makes the file (an unnamed file linked in where the
+	 * system allows), the second replaces it (a named temporary renamed
+	 * over it): both give the whole content, mode 0644 whatever the umask. */
 	snprintf(path, sizeof(path), "%s/out.bin", dir);
 	cr_assert_eq(aug_file_write_atomic(path, "hello", 5), AUG_OK);
+	cr_assert_eq(aug_file_read(path, 0, &buf, &len), AUG_OK);
+	cr_assert_eq(len, 5u);
+	cr_assert_eq(memcmp(buf, "hello", 5), 0);
+	aug_free(buf);
+	cr_assert_eq(stat(path, &sb), 0);
+	cr_assert_eq(sb.st_mode & 0777, 0644);
+	cr_assert_eq(count_entries(dir), 1);
+	/* A bare name is written in the current folder. */
+	cr_assert_not_null(getcwd(cwd, sizeof(cwd)));
+	cr_assert_eq(chdir(dir), 0);
+	cr_assert_eq(aug_file_write_atomic("bare.bin", "x", 1), AUG_OK);
+	cr_assert_eq(chdir(cwd), 0);
+	cr_assert_eq(count_entries(dir), 2);
+	snprintf(path, sizeof(path), "%s/bare.bin", dir);
+	cr_assert_eq(unlink(path), 0);
+	umask(old_mask);
+	snprintf(path, sizeof(path), "%s/out.bin", dir);
 	cr_assert_eq(aug_file_write_atomic(path, "goodbye", 7), AUG_OK);
 	cr_assert_eq(aug_file_read(path, 0, &buf, &len), AUG_OK);
 	cr_assert_eq(len, 7u);

@@ -23,6 +23,7 @@ static int opt_quality = 90;
 static uint64_t opt_seed;
 static uint64_t opt_max_pixels = AUG_DEFAULT_MAX_PIXELS;
 static bool opt_quiet;
+static bool opt_optimize;
 
 static const struct opt run_opts[] = {
 	{ "output", 'o', OPT_STRING, &opt_out, "OUT", "output folder (made if missing; not inside IN)" },
@@ -32,6 +33,7 @@ static const struct opt run_opts[] = {
 	{ "threads", 't', OPT_INT, &opt_threads, "T", "worker threads (default: all cores)" },
 	{ "format", 'f', OPT_STRING, &opt_format, "FMT", "png, jpg or same as the input (default same)" },
 	{ "quality", 'q', OPT_INT, &opt_quality, "Q", "JPEG quality 1..100 (default 90)" },
+	{ "optimize", 0, OPT_FLAG, &opt_optimize, NULL, "JPEG: fit the Huffman tables to each image (5-10% smaller, slower)" },
 	{ "shard", 0, OPT_STRING, &opt_shard, "K/N", "do only shard K of N (0-based), for several machines" },
 	{ "log-params", 0, OPT_STRING, &opt_log, "FILE", "write every sample's drawn parameters, one JSON line each" },
 	{ "on-error", 0, OPT_STRING, &opt_on_error, "skip|fail", "skip: report bad inputs and go on (default); fail: stop" },
@@ -423,6 +425,7 @@ static int run_run(int argc, char **argv)
 
 	aug_encode_options_init(&enc);
 	enc.quality = opt_quality;
+	enc.optimize = opt_optimize;
 	aug_executor_options_init(&eo);
 	eo.decode.max_pixels = opt_max_pixels;
 	if (opt_threads > 0)

@@ -213,7 +213,7 @@ static aug_status encode_jpeg(const aug_image *img, const aug_encode_options *op
 	jpeg_set_defaults(c);
 	jpeg_set_quality(c, opts->quality, TRUE);
 	c->dct_method = JDCT_ISLOW;
-	c->optimize_coding = TRUE;
+	c->optimize_coding = opts->optimize ? TRUE : FALSE;
 	if (img->channels == 3) {
 		int f = opts->chroma_444 ? 1 : 2;
 

@@ -80,6 +80,7 @@ void aug_encode_options_init(aug_encode_options *opts)
 	opts->quality = 90;
 	opts->chroma_444 = false;
 	opts->png_level = 6;
+	opts->optimize = false;
 }
 
 aug_status aug__buf_reserve(aug__buf *b, size_t n, const aug__ctx *ctx)
