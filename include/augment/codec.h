@@ -183,8 +183,8 @@ typedef struct aug_encode_options {
 	int png_level;        /* 6: zlib compression level 0..9 */
 	bool optimize;        /* false: JPEG Huffman tables from the standard's
 			       * examples, one pass; true: tables fitted to the
-			       * image in a second pass (files some 5-10% smaller,
-			       * encoding slower; cjpeg -optimize) */
+			       * image in a second pass (cjpeg -optimize: 3%
+			       * smaller at q90 on the bench corpus, slower) */
 } aug_encode_options;
 
 void aug_encode_options_init(aug_encode_options *opts);
