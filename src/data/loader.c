@@ -11,7 +11,6 @@
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -271,10 +270,6 @@ static void *work(void *arg)
 	aug_loader *l = wk->l;
 	int K = l->o.prefetch;
 
-	if (getenv("AUG_IDLE")) {
-		struct sched_param sp = { 0 };
-		pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
-	}
 	pthread_mutex_lock(&l->mu);
 	for (;;) {
 		uint64_t gen, epoch;
