@@ -264,8 +264,9 @@ if any(k in med for k, _, _ in online):
             print(f'| {label} | {fmt(med[k])} | {fmt(lo[k])}..{fmt(hi[k])} | `{cmd}` |')
     print()
 if any(k in med for k, _, _ in offline):
-    print('Offline: hflip, resize short side 256, centre crop 256, JPEG q90 4:2:0, folder to folder; '
-          'wall clock of whole runs, a fresh output folder each round, outputs of earlier rounds kept until the end.')
+    print('Offline: hflip, resize short side 256, centre crop 256, JPEG q90 4:2:0 with the standard Huffman '
+          'tables (every tool\'s default), folder to folder; wall clock of whole runs, a fresh output folder each '
+          'round, outputs of earlier rounds kept until the end, the tools taking turns to run first.')
     print()
     print('| implementation | images/s (median) | min..max | command |')
     print('|---|---:|---:|---|')
