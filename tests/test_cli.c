@@ -110,6 +110,39 @@ Test(cli, convert_png_to_jpeg_and_back)
 	free(d);
 }
 
+Test(cli, optimize_gives_smaller_jpegs_with_the_same_pixels)
+{
+	/* Fitted Huffman tables change the entropy coding only: the same
+	 * coefficients, so the same pixels, in fewer bytes. */
+	char *d = make_tmpdir(), *out = NULL, a[4200], b[4200];
+	aug_image *ia = NULL, *ib = NULL;
+	size_t la = 0, lb = 0;
+	uint8_t *fa, *fb;
+
+	snprintf(a, sizeof(a), "%s/plain.jpg", d);
+	snprintf(b, sizeof(b), "%s/optimized.jpg", d);
+	cr_assert_eq(cli(&out, "convert '%s' '%s'", src_path("samples/images/animal/chelsea.png"), a), 0, "%s", out);
+	free(out);
+	cr_assert_eq(cli(&out, "convert '%s' '%s' --optimize", src_path("samples/images/animal/chelsea.png"), b), 0,
+		     "%s", out);
+	free(out);
+	fa = slurp(a, &la);
+	fb = slurp(b, &lb);
+	cr_assert(lb < la, "--optimize: %zu bytes, without: %zu", lb, la);
+	cr_assert_eq(aug_decode_file(a, NULL, &ia), AUG_OK);
+	cr_assert_eq(aug_decode_file(b, NULL, &ib), AUG_OK);
+	cr_assert_eq(ia->width, ib->width);
+	cr_assert_eq(ia->height, ib->height);
+	for (int y = 0; y < ia->height; y++)
+		cr_assert_eq(memcmp(aug_image_row(ia, y), aug_image_row(ib, y), (size_t)ia->width * 3), 0, "row %d", y);
+	aug_image_free(ia);
+	aug_image_free(ib);
+	free(fa);
+	free(fb);
+	rm_rf(d);
+	free(d);
+}
+
 Test(cli, stages_lists_every_stage)
 {
 	char *out = NULL;
