@@ -273,6 +273,76 @@ HOT static void vaxpy_u8(float *restrict d, const uint8_t *restrict s, float w, 
 		d[x] += w * (float)s[x];
 }
 
+/* Two, three and four rows at once: d is read and written once, not once a
+ * row. The sums are made in the same order as by vaxpy_u8() row after row
+ * (and floating-point contraction is off), so the result is the same to
+ * the bit. */
+HOT static void vaxpy2_u8(float *restrict d, const uint8_t *restrict s0, const uint8_t *restrict s1, float w0,
+			  float w1, int n)
+{
+	for (int x = 0; x < n; x++) {
+		float a = d[x];
+
+		a += w0 * (float)s0[x];
+		a += w1 * (float)s1[x];
+		d[x] = a;
+	}
+}
+
+HOT static void vaxpy3_u8(float *restrict d, const uint8_t *restrict s0, const uint8_t *restrict s1,
+			  const uint8_t *restrict s2, float w0, float w1, float w2, int n)
+{
+	for (int x = 0; x < n; x++) {
+		float a = d[x];
+
+		a += w0 * (float)s0[x];
+		a += w1 * (float)s1[x];
+		a += w2 * (float)s2[x];
+		d[x] = a;
+	}
+}
+
+HOT static void vaxpy4_u8(float *restrict d, const uint8_t *restrict s0, const uint8_t *restrict s1,
+			  const uint8_t *restrict s2, const uint8_t *restrict s3, const float *w, int n)
+{
+	const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
+
+	for (int x = 0; x < n; x++) {
+		float a = d[x];
+
+		a += w0 * (float)s0[x];
+		a += w1 * (float)s1[x];
+		a += w2 * (float)s2[x];
+		a += w3 * (float)s3[x];
+		d[x] = a;
+	}
+}
+
+/* d[x] += sum over t of w[t] * row(first + t)[off + x], in the order of t. */
+static void vblend_u8(float *d, const aug_image *src, int first, size_t off, const float *w, int count, int n)
+{
+	int t = 0;
+
+	for (; t + 4 <= count; t += 4)
+		vaxpy4_u8(d, aug_image_row(src, first + t) + off, aug_image_row(src, first + t + 1) + off,
+			  aug_image_row(src, first + t + 2) + off, aug_image_row(src, first + t + 3) + off, w + t, n);
+	switch (count - t) {
+	case 3:
+		vaxpy3_u8(d, aug_image_row(src, first + t) + off, aug_image_row(src, first + t + 1) + off,
+			  aug_image_row(src, first + t + 2) + off, w[t], w[t + 1], w[t + 2], n);
+		break;
+	case 2:
+		vaxpy2_u8(d, aug_image_row(src, first + t) + off, aug_image_row(src, first + t + 1) + off, w[t],
+			  w[t + 1], n);
+		break;
+	case 1:
+		vaxpy_u8(d, aug_image_row(src, first + t) + off, w[t], n);
+		break;
+	default:
+		break;
+	}
+}
+
 HOT static void to_float(float *restrict d, const uint8_t *restrict s, int n)
 {
 	for (int x = 0; x < n; x++)
@@ -362,9 +432,7 @@ void aug__resample_planes(const aug_image *src, struct fplanes *dst, const struc
 				for (int x = 0; x < span * c; x++)
 					blend[x] = ty->wfill[j] * fb[x % 3];
 			}
-			for (int t = 0; t < ty->count[j]; t++)
-				vaxpy_u8(blend, aug_image_row(src, ty->first[j] + t) + (size_t)cmin * (size_t)c, w[t],
-					 span * c);
+			vblend_u8(blend, src, ty->first[j], (size_t)cmin * (size_t)c, w, ty->count[j], span * c);
 			if (c == 3)
 				split3(P[0], P[1], P[2], blend, span);
 			hrow(P, c, cmin, tx, d, fb, blocked);
