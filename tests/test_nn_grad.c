@@ -231,6 +231,82 @@ Test(gradcheck, conv_weight_gradient_sliced_or_not)
 	       SMOOTH);
 }
 
+/* The gradients of a model whose 3x3 convolutions run as Winograd
+ * F(2x2,3x3) (winograd.c: 16 channels or more each side) against the same
+ * model forced onto im2col, in double: the adjoint transforms must give the
+ * convolution's gradients, not only their own. */
+static void winograd_agrees_with_im2col(const gc *g)
+{
+	double *gw[2], *gx[2], *x, *r;
+	size_t np = 0, xin = 0;
+	int wino = 0;
+
+	for (int v = 0; v < 2; v++) {
+		struct aug__nnd_model *m = build(g);
+
+		for (int i = 0; i < m->nlayers; i++)
+			for (int j = 0; j < 3; j++) {
+				wino += v == 0 && m->layers[i].g[j].wino;
+				if (v == 1)
+					m->layers[i].g[j].wino = false;
+			}
+		np = m->nparams;
+		xin = m->in_size * g->n;
+		rng_state = 0xa11ce;
+		for (size_t i = 0; i < np; i++)
+			m->params[i] = grand() * 0.5;
+		x = malloc(sizeof(double) * xin);
+		r = malloc(sizeof(double) * m->out_size * g->n);
+		for (size_t i = 0; i < xin; i++)
+			x[i] = grand();
+		for (size_t i = 0; i < m->out_size * g->n; i++)
+			r[i] = grand();
+		m->training = true;
+		m->want_input_grad = true;
+		memset(m->grads, 0, sizeof(double) * np);
+		loss_at(m, g, x, r, NULL);
+		cr_assert_eq(aug__nnd_model_backward_output(m, r), AUG_OK);
+		gw[v] = malloc(sizeof(double) * np);
+		gx[v] = malloc(sizeof(double) * xin);
+		memcpy(gw[v], m->grads, sizeof(double) * np);
+		memcpy(gx[v], m->dinput, sizeof(double) * xin);
+		free(x);
+		free(r);
+		aug__nnd_model_free(m);
+	}
+	cr_assert_gt(wino, 0, "%s: no convolution took the Winograd path", g->spec);
+	for (size_t i = 0; i < np; i++)
+		cr_assert_leq(fabs(gw[0][i] - gw[1][i]), 1e-11 * (fabs(gw[1][i]) + 1), "%s: param %zu: %.15g vs %.15g",
+			      g->spec, i, gw[0][i], gw[1][i]);
+	for (size_t i = 0; i < xin; i++)
+		cr_assert_leq(fabs(gx[0][i] - gx[1][i]), 1e-11 * (fabs(gx[1][i]) + 1), "%s: input %zu: %.15g vs %.15g",
+			      g->spec, i, gx[0][i], gx[1][i]);
+	for (int v = 0; v < 2; v++) {
+		free(gw[v]);
+		free(gx[v]);
+	}
+}
+
+Test(gradcheck, conv_winograd)
+{
+	/* Odd sizes leave partial tiles; pad 0 and 2 shift the tiles; a small
+	 * budget makes chunks of images that the weight gradient sums over;
+	 * a resblock's two 3x3 convolutions take the path too. */
+	static const gc cases[] = {
+		{ .spec = "conv 16 k=3 pad=1", .c = 16, .h = 5, .w = 4, .n = 2 },
+		{ .spec = "conv 16 k=3 bias=no", .c = 16, .h = 5, .w = 6, .n = 2 },
+		{ .spec = "conv 17 k=3 pad=2", .c = 16, .h = 3, .w = 3, .n = 2 },
+		{ .spec = "conv 16 k=3 pad=1", .c = 16, .h = 3, .w = 5, .n = 3, .col_budget = 1 },
+		{ .spec = "resblock 16", .c = 16, .h = 4, .w = 3, .n = 2 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		winograd_agrees_with_im2col(&cases[i]);
+	/* and against central differences (ReLU in the resblock: a kink) */
+	assert_gradient_below(&cases[3], 2e-6);
+	assert_gradient_below(&cases[4], KINK);
+}
+
 Test(gradcheck, conv_in_chunks_of_images)
 {
 	/* a column budget of one image: im2col and col2im per image */

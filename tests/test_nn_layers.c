@@ -8,6 +8,7 @@
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "augment.h"
@@ -339,6 +340,57 @@ Test(conv, matches_direct_convolution_nchw)
 				}
 	free(x);
 	aug_model_free(m);
+}
+
+Test(conv, winograd_matches_direct_convolution)
+{
+	/* 3x3 stride 1 with 16+ channels each side runs as Winograd
+	 * F(2x2,3x3): against the definition, with partial tiles (odd
+	 * sizes), pads 0, 1 and 2, and chunks of 2 images. */
+	static const struct {
+		int h, w, pad;
+	} cases[] = { { 7, 5, 1 }, { 6, 6, 0 }, { 5, 4, 2 }, { 14, 14, 1 } };
+	const int n = 5, c = 16, k = 18, ks = 3;
+
+	for (size_t ci_ = 0; ci_ < sizeof(cases) / sizeof(cases[0]); ci_++) {
+		const int h = cases[ci_].h, w = cases[ci_].w, pad = cases[ci_].pad;
+		const int p = h + 2 * pad - 2, q = w + 2 * pad - 2;
+		char spec[64];
+		aug_model *m;
+		float *x = fill((size_t)n * c * h * w, 16 + ci_, -1, 1), *wt, *b;
+		const float *y;
+
+		snprintf(spec, sizeof(spec), "conv %d k=3 pad=%d", k, pad);
+		m = parse(spec, c, h, w, 0);
+		wt = aug_model_params(m);
+		b = wt + k * c * ks * ks;
+		for (int i = 0; i < k; i++)
+			b[i] = 0.1f * (i + 1);
+		m->col_budget = (size_t)16 * ((p + 1) / 2) * ((q + 1) / 2) * (c + k) * 2; /* 2 images */
+		cr_assert_eq(aug_model_forward(m, x, n, &y), AUG_OK);
+		for (int j = 0; j < n; j++)
+			for (int o = 0; o < k; o++)
+				for (int yy = 0; yy < p; yy++)
+					for (int xx = 0; xx < q; xx++) {
+						double acc = b[o];
+
+						for (int ci = 0; ci < c; ci++)
+							for (int r = 0; r < ks; r++)
+								for (int s2 = 0; s2 < ks; s2++) {
+									int iy = yy + r - pad, ix = xx + s2 - pad;
+
+									if (iy < 0 || iy >= h || ix < 0 || ix >= w)
+										continue;
+									acc += (double)wt[((o * c + ci) * ks + r) * ks + s2] *
+									       x[((j * c + ci) * h + iy) * w + ix];
+								}
+						cr_assert_float_eq(y[((j * k + o) * p + yy) * q + xx], acc, 2e-5,
+								   "%dx%d pad %d: n%d k%d (%d,%d)", h, w, pad, j, o, yy,
+								   xx);
+					}
+		free(x);
+		aug_model_free(m);
+	}
 }
 
 Test(linear, matches_direct_product_and_flatten_order)

@@ -133,6 +133,8 @@ void NN(conv2d_forward)(const aug__conv_geom *g, int n, int nb, real *out, const
 
 	if (aug__conv_is_pointwise(g)) {
 		nn_gemm(false, false, g->k, ldo, g->c, 1, weight, crs, in, ldo, 0, out, ldo);
+	} else if (aug__conv_is_winograd(g)) {
+		NN(wino_forward)(g, n, nb, out, in, weight, col);
 	} else {
 		for (int n0 = 0; n0 < n; n0 += nb) {
 			const int cur = n - n0 < nb ? n - n0 : nb;
@@ -218,6 +220,10 @@ void NN(conv2d_backward)(const aug__conv_geom *g, int n, int nb, real *din, real
 			nn_gemm(true, false, g->c, ldo, g->k, 1, weight, crs, dout, ldo, 0, din, ldo);
 		return;
 	}
+	if (aug__conv_is_winograd(g)) {
+		NN(wino_backward)(g, n, nb, din, dweight, dout, in, weight, col);
+		return;
+	}
 	for (int n0 = 0; n0 < n; n0 += nb) {
 		const int cur = n - n0 < nb ? n - n0 : nb;
 		const int cols = (int)(pq * cur);
@@ -255,6 +261,7 @@ static aug_status conv_setup(struct nn_model *m, NN(layer) *l, const aug__layer_
 	g->pad = (int)d->arg[AUG__CONV_PAD];
 	g->p = aug__out_size(g->h, g->ks, g->stride, g->pad);
 	g->q = aug__out_size(g->w, g->ks, g->stride, g->pad);
+	aug__conv_choose(g);
 	if (g->p < 1 || g->q < 1)
 		return aug__fail(AUG_ESPEC, "aug_model_parse",
 				 "line %d:%d: conv k=%d pad=%d does not fit its %dx%d input",

@@ -111,6 +111,7 @@ typedef struct aug__conv_geom {
 	int c, h, w;
 	int k, p, q;
 	int ks, stride, pad;
+	bool wino; /* runs as Winograd F(2x2,3x3): set by aug__conv_choose() */
 } aug__conv_geom;
 
 /* Output size of a window of `k` at `stride` with `pad` over `in`, or 0. */
@@ -134,10 +135,39 @@ static inline bool aug__conv_is_pointwise(const aug__conv_geom *g)
  * small enough to stay near the caches (bench/nn_bench.md). */
 #define AUG__COL_BUDGET ((size_t)4 << 20)
 
+/* Whether the convolution runs as Winograd F(2x2, 3x3) (winograd.c): 3x3,
+ * stride 1, and channels enough on both sides for the 16 GEMMs to be real
+ * matrix products (the first layer of an image model, 1 or 3 channels in,
+ * stays with im2col). */
+#define AUG__WINO_MIN_CHANNELS 16
+static inline void aug__conv_choose(aug__conv_geom *g)
+{
+	g->wino = g->ks == 3 && g->stride == 1 && g->c >= AUG__WINO_MIN_CHANNELS &&
+		  g->k >= AUG__WINO_MIN_CHANNELS;
+}
+
+static inline bool aug__conv_is_winograd(const aug__conv_geom *g)
+{
+	return g->wino;
+}
+
+/* Winograd workspace per image: V (16 C) and M (16 K) per 2x2 output tile. */
+static inline size_t aug__wino_per_image(const aug__conv_geom *g)
+{
+	return (size_t)16 * ((g->p + 1) / 2) * ((g->q + 1) / 2) * ((size_t)g->c + g->k);
+}
+
+/* Winograd workspace for chunks of nb images: then U and dU (16 K C each). */
+static inline size_t aug__wino_cols(const aug__conv_geom *g, int nb)
+{
+	return aug__wino_per_image(g) * (size_t)nb + (size_t)32 * g->k * g->c;
+}
+
 /* Images per chunk for `n` images, and the column buffer that needs. */
 static inline int aug__conv_chunk(const aug__conv_geom *g, int n, size_t budget)
 {
-	size_t per = (size_t)g->c * g->ks * g->ks * g->p * g->q;
+	size_t per = aug__conv_is_winograd(g) ? aug__wino_per_image(g)
+					       : (size_t)g->c * g->ks * g->ks * g->p * g->q;
 	size_t nb = per ? budget / per : (size_t)n;
 
 	if (nb < 1)
@@ -160,6 +190,8 @@ static inline size_t aug__conv_cols(const aug__conv_geom *g, int n, size_t budge
 {
 	if (aug__conv_is_pointwise(g))
 		return 0;
+	if (aug__conv_is_winograd(g))
+		return aug__wino_cols(g, aug__conv_chunk(g, n, budget));
 	return (size_t)g->c * g->ks * g->ks * g->p * g->q * (size_t)aug__conv_chunk(g, n, budget);
 }
 
@@ -198,6 +230,13 @@ void NN(im2col)(const aug__conv_geom *g, int n, int n0, int nb, const real *in, 
 void NN(col2im)(const aug__conv_geom *g, int n, int n0, int nb, const real *col, real *in);
 void NN(conv2d_forward)(const aug__conv_geom *g, int n, int nb, real *out, const real *in,
 			const real *weight, const real *bias, real *col);
+/* winograd.c: the same contract as conv2d_forward/backward (without the
+ * bias) for aug__conv_is_winograd() geometries; work holds
+ * aug__wino_cols(g, nb) elements. */
+void NN(wino_forward)(const aug__conv_geom *g, int n, int nb, real *out, const real *in, const real *weight,
+		      real *work);
+void NN(wino_backward)(const aug__conv_geom *g, int n, int nb, real *din, real *dweight, const real *dout,
+		       const real *in, const real *weight, real *work);
 /* dout (K,N,P,Q) -> dweight (K,C,R,S) +=, dbias (K) += (NULL: none),
  * din (C,N,H,W) overwritten (NULL: not wanted). part: NULL, or room for
  * AUG__DW_SLICES partial weight gradients to slice the weight GEMM. */

@@ -45,13 +45,15 @@ static aug_status resblock_setup(struct nn_model *m, NN(layer) *l, const aug__la
 				 d->line, d->col, l->in.c);
 	l->g[0] = (aug__conv_geom){ l->in.c, l->in.h, l->in.w, cout,
 				    aug__out_size(l->in.h, 3, stride, 1),
-				    aug__out_size(l->in.w, 3, stride, 1), 3, stride, 1 };
-	l->g[1] = (aug__conv_geom){ cout, l->g[0].p, l->g[0].q, cout, l->g[0].p, l->g[0].q, 3, 1, 1 };
+				    aug__out_size(l->in.w, 3, stride, 1), 3, stride, 1, false };
+	l->g[1] = (aug__conv_geom){ cout, l->g[0].p, l->g[0].q, cout, l->g[0].p, l->g[0].q, 3, 1, 1, false };
 	l->proj = stride != 1 || cout != l->in.c;
 	l->g[2] = (aug__conv_geom){ l->in.c, l->in.h, l->in.w, cout,
 				    aug__out_size(l->in.h, 1, stride, 0),
-				    aug__out_size(l->in.w, 1, stride, 0), 1, stride, 0 };
+				    aug__out_size(l->in.w, 1, stride, 0), 1, stride, 0, false };
 	l->out = (aug__shape){ cout, l->g[0].p, l->g[0].q, false };
+	for (int i = 0; i < 3; i++)
+		aug__conv_choose(&l->g[i]);
 
 	/* p_l = 1 - (l/L)(1 - p_L) */
 	idx = ++m->nresblocks;
