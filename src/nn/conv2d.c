@@ -1,4 +1,5 @@
-/* 2-D convolution as im2col + one GEMM per chunk of images.
+/* 2-D convolution as im2col + one GEMM per chunk of images (3x3 stride-1
+ * convolutions with 16+ channels each side go to winograd.c instead).
  *
  * Activations are channel-major, (C,N,H,W), so the columns of a chunk of
  * nb images form a (C*R*S, nb*P*Q) matrix and
