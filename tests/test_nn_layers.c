@@ -306,6 +306,25 @@ Test(loss, stable_for_huge_logits_and_averaged_over_the_batch)
 
 /* ---- conv, linear, pools against direct loops in double ---- */
 
+/* One output of a convolution by its definition, in double: image j, output
+ * channel o, position (yy, xx); x is NCHW, wt is (K, C, ks, ks). */
+static double direct_conv_at(const float *x, const float *wt, double bias, int c, int h, int w, int ks, int st,
+			     int pad, int j, int o, int yy, int xx)
+{
+	double acc = bias;
+
+	for (int ci = 0; ci < c; ci++)
+		for (int r = 0; r < ks; r++)
+			for (int s = 0; s < ks; s++) {
+				int iy = yy * st + r - pad, ix = xx * st + s - pad;
+
+				if (iy < 0 || iy >= h || ix < 0 || ix >= w)
+					continue;
+				acc += (double)wt[((o * c + ci) * ks + r) * ks + s] * x[((j * c + ci) * h + iy) * w + ix];
+			}
+	return acc;
+}
+
 Test(conv, matches_direct_convolution_nchw)
 {
 	const int n = 5, c = 3, h = 9, w = 7, k = 4, ks = 3, st = 2, pad = 1;
@@ -323,18 +342,8 @@ Test(conv, matches_direct_convolution_nchw)
 		for (int o = 0; o < k; o++)
 			for (int yy = 0; yy < p; yy++)
 				for (int xx = 0; xx < q; xx++) {
-					double acc = b[o];
+					double acc = direct_conv_at(x, wt, b[o], c, h, w, ks, st, pad, j, o, yy, xx);
 
-					for (int ci = 0; ci < c; ci++)
-						for (int r = 0; r < ks; r++)
-							for (int s = 0; s < ks; s++) {
-								int iy = yy * st + r - pad, ix = xx * st + s - pad;
-
-								if (iy < 0 || iy >= h || ix < 0 || ix >= w)
-									continue;
-								acc += (double)wt[((o * c + ci) * ks + r) * ks + s] *
-								       x[((j * c + ci) * h + iy) * w + ix];
-							}
 					cr_assert_float_eq(y[((j * k + o) * p + yy) * q + xx], acc, 1e-5,
 							   "n%d k%d (%d,%d)", j, o, yy, xx);
 				}
@@ -373,18 +382,8 @@ Test(conv, winograd_matches_direct_convolution)
 			for (int o = 0; o < k; o++)
 				for (int yy = 0; yy < p; yy++)
 					for (int xx = 0; xx < q; xx++) {
-						double acc = b[o];
+						double acc = direct_conv_at(x, wt, b[o], c, h, w, ks, 1, pad, j, o, yy, xx);
 
-						for (int ci = 0; ci < c; ci++)
-							for (int r = 0; r < ks; r++)
-								for (int s2 = 0; s2 < ks; s2++) {
-									int iy = yy + r - pad, ix = xx + s2 - pad;
-
-									if (iy < 0 || iy >= h || ix < 0 || ix >= w)
-										continue;
-									acc += (double)wt[((o * c + ci) * ks + r) * ks + s2] *
-									       x[((j * c + ci) * h + iy) * w + ix];
-								}
 						cr_assert_float_eq(y[((j * k + o) * p + yy) * q + xx], acc, 2e-5,
 								   "%dx%d pad %d: n%d k%d (%d,%d)", h, w, pad, j, o, yy,
 								   xx);

@@ -83,6 +83,87 @@ static inline void at2_adj(const real y[2], real m[4])
 	m[3] = -y[1];
 }
 
+/* The 16 values of tile `at` in the transformed layout, position xi at
+ * xi * xstride. (The 4x4 arrays below are read-only where they are inputs;
+ * ISO C before C23 cannot pass a real[4][4] as a const one.) */
+static inline void tile_get(const real *s, size_t xstride, size_t at, real r[4][4])
+{
+	for (int a = 0; a < 4; a++)
+		for (int b = 0; b < 4; b++)
+			r[a][b] = s[(size_t)(a * 4 + b) * xstride + at];
+}
+
+static inline void tile_put(real *d, size_t xstride, size_t at, real r[4][4])
+{
+	for (int a = 0; a < 4; a++)
+		for (int b = 0; b < 4; b++)
+			d[(size_t)(a * 4 + b) * xstride + at] = r[a][b];
+}
+
+/* r = B^T d B: down the columns, then along the rows. */
+static inline void bt_tile(real d[4][4], real r[4][4])
+{
+	real t[4][4];
+
+	for (int b = 0; b < 4; b++) {
+		real col[4] = { d[0][b], d[1][b], d[2][b], d[3][b] }, o[4];
+
+		bt4(col, o);
+		for (int a = 0; a < 4; a++)
+			t[a][b] = o[a];
+	}
+	for (int a = 0; a < 4; a++)
+		bt4(t[a], r[a]);
+}
+
+/* d = B r B^T, the adjoint: along the rows, then down the columns. */
+static inline void bt_tile_adj(real r[4][4], real d[4][4])
+{
+	real t[4][4];
+
+	for (int a = 0; a < 4; a++)
+		bt4_adj(r[a], t[a]);
+	for (int b = 0; b < 4; b++) {
+		real col[4] = { t[0][b], t[1][b], t[2][b], t[3][b] }, o[4];
+
+		bt4_adj(col, o);
+		for (int a = 0; a < 4; a++)
+			d[a][b] = o[a];
+	}
+}
+
+/* y = A^T m A: along the rows, then down the columns. */
+static inline void at_tile(real m[4][4], real y[2][2])
+{
+	real t[4][2];
+
+	for (int a = 0; a < 4; a++)
+		at2(m[a], t[a]);
+	for (int b = 0; b < 2; b++) {
+		real col[4] = { t[0][b], t[1][b], t[2][b], t[3][b] }, o[2];
+
+		at2(col, o);
+		y[0][b] = o[0];
+		y[1][b] = o[1];
+	}
+}
+
+/* m = A y A^T, the adjoint: down the columns, then along the rows. */
+static inline void at_tile_adj(real y[2][2], real m[4][4])
+{
+	real t[4][2];
+
+	for (int b = 0; b < 2; b++) {
+		real col[2] = { y[0][b], y[1][b] }, o[4];
+
+		at2_adj(col, o);
+		for (int a = 0; a < 4; a++)
+			t[a][b] = o[a];
+	}
+	for (int a = 0; a < 4; a++)
+		at2_adj(t[a], m[a]);
+}
+
 static int tiles_h(const aug__conv_geom *g)
 {
 	return (g->p + 1) / 2;
@@ -165,8 +246,7 @@ static void input_transform(const aug__conv_geom *g, int n, int n0, int nb, cons
 			for (int ti = 0; ti < th; ti++) {
 				for (int tj = 0; tj < tw; tj++) {
 					const int y0 = 2 * ti - g->pad, x0 = 2 * tj - g->pad;
-					real d[4][4], t[4][4], r[4][4];
-					const size_t at = (size_t)ti * tw + tj;
+					real d[4][4], r[4][4];
 
 					for (int a = 0; a < 4; a++) {
 						const int y = y0 + a;
@@ -179,18 +259,8 @@ static void input_transform(const aug__conv_geom *g, int n, int n0, int nb, cons
 									  : 0;
 						}
 					}
-					for (int b = 0; b < 4; b++) {
-						real col[4] = { d[0][b], d[1][b], d[2][b], d[3][b] }, o[4];
-
-						bt4(col, o);
-						for (int a = 0; a < 4; a++)
-							t[a][b] = o[a];
-					}
-					for (int a = 0; a < 4; a++)
-						bt4(t[a], r[a]);
-					for (int a = 0; a < 4; a++)
-						for (int b = 0; b < 4; b++)
-							dst[(size_t)(a * 4 + b) * xstride + at] = r[a][b];
+					bt_tile(d, r);
+					tile_put(dst, xstride, (size_t)ti * tw + tj, r);
 				}
 			}
 		}
@@ -215,21 +285,10 @@ static void input_transform_adj(const aug__conv_geom *g, int n, int n0, int nb, 
 			for (int ti = 0; ti < th; ti++) {
 				for (int tj = 0; tj < tw; tj++) {
 					const int y0 = 2 * ti - g->pad, x0 = 2 * tj - g->pad;
-					const size_t at = (size_t)ti * tw + tj;
-					real r[4][4], t[4][4], d[4][4];
+					real r[4][4], d[4][4];
 
-					for (int a = 0; a < 4; a++)
-						for (int b = 0; b < 4; b++)
-							r[a][b] = src[(size_t)(a * 4 + b) * xstride + at];
-					for (int a = 0; a < 4; a++)
-						bt4_adj(r[a], t[a]);
-					for (int b = 0; b < 4; b++) {
-						real col[4] = { t[0][b], t[1][b], t[2][b], t[3][b] }, o[4];
-
-						bt4_adj(col, o);
-						for (int a = 0; a < 4; a++)
-							d[a][b] = o[a];
-					}
+					tile_get(src, xstride, (size_t)ti * tw + tj, r);
+					bt_tile_adj(r, d);
 					for (int a = 0; a < 4; a++) {
 						const int y = y0 + a;
 
@@ -263,21 +322,10 @@ static void output_transform(const aug__conv_geom *g, int n, int n0, int nb, con
 
 			for (int ti = 0; ti < th; ti++) {
 				for (int tj = 0; tj < tw; tj++) {
-					const size_t at = (size_t)ti * tw + tj;
-					real r[4][4], t[4][2], y[2][2];
+					real r[4][4], y[2][2];
 
-					for (int a = 0; a < 4; a++)
-						for (int b = 0; b < 4; b++)
-							r[a][b] = src[(size_t)(a * 4 + b) * xstride + at];
-					for (int a = 0; a < 4; a++)
-						at2(r[a], t[a]);
-					for (int b = 0; b < 2; b++) {
-						real col[4] = { t[0][b], t[1][b], t[2][b], t[3][b] }, o[2];
-
-						at2(col, o);
-						y[0][b] = o[0];
-						y[1][b] = o[1];
-					}
+					tile_get(src, xstride, (size_t)ti * tw + tj, r);
+					at_tile(r, y);
 					for (int a = 0; a < 2; a++) {
 						const int py = 2 * ti + a;
 
@@ -312,8 +360,7 @@ static void output_transform_adj(const aug__conv_geom *g, int n, int n0, int nb,
 
 			for (int ti = 0; ti < th; ti++) {
 				for (int tj = 0; tj < tw; tj++) {
-					const size_t at = (size_t)ti * tw + tj;
-					real y[2][2], t[4][2], r[4][4];
+					real y[2][2], r[4][4];
 
 					for (int a = 0; a < 2; a++) {
 						const int py = 2 * ti + a;
@@ -324,18 +371,8 @@ static void output_transform_adj(const aug__conv_geom *g, int n, int n0, int nb,
 							y[a][b] = py < g->p && px < g->q ? src[(size_t)py * g->q + px] : 0;
 						}
 					}
-					for (int b = 0; b < 2; b++) {
-						real col[2] = { y[0][b], y[1][b] }, o[4];
-
-						at2_adj(col, o);
-						for (int a = 0; a < 4; a++)
-							t[a][b] = o[a];
-					}
-					for (int a = 0; a < 4; a++)
-						at2_adj(t[a], r[a]);
-					for (int a = 0; a < 4; a++)
-						for (int b = 0; b < 4; b++)
-							dst[(size_t)(a * 4 + b) * xstride + at] = r[a][b];
+					at_tile_adj(y, r);
+					tile_put(dst, xstride, (size_t)ti * tw + tj, r);
 				}
 			}
 		}
