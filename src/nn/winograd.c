@@ -27,8 +27,9 @@
  * threads. Workspace (aug__wino_cols): V and M for a chunk of images, then
  * U and dU. Backward transforms the input again rather than keep V from
  * forward: V is 4x the layer's input (12.8 MB for the reference model's
- * second convolution at batch 128, per layer), and its transform is a
- * tenth of the step; im2col's columns are rebuilt for the same reason.
+ * second convolution at batch 128, per layer), and transforming it twice
+ * costs about a tenth of a step; im2col's columns are rebuilt for the same
+ * reason.
  *
  *   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
  *   G   = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
