@@ -168,14 +168,21 @@ static inline void at_tile_adj(real y[2][2], real m[4][4])
 		at2_adj(t[a], m[a]);
 }
 
-static int tiles_h(const aug__conv_geom *g)
-{
-	return (g->p + 1) / 2;
-}
+/* A chunk of nb images cut into 2x2 output tiles: th x tw a plane, tc in
+ * the chunk; the transformed planes (C of V, K of M) are rows of tc, and
+ * position xi of them starts at xi * xstride. */
+struct tiling {
+	int th, tw;
+	size_t tc, xstride;
+};
 
-static int tiles_w(const aug__conv_geom *g)
+static struct tiling tiling_of(const aug__conv_geom *g, int nb, int planes)
 {
-	return (g->q + 1) / 2;
+	struct tiling tl = { (g->p + 1) / 2, (g->q + 1) / 2, 0, 0 };
+
+	tl.tc = (size_t)nb * tl.th * tl.tw;
+	tl.xstride = (size_t)planes * tl.tc;
+	return tl;
 }
 
 /* U[xi] (K, C) from weight (K, C, 3, 3). */
@@ -237,15 +244,15 @@ static void filter_transform_adj(const aug__conv_geom *g, const real *du, real *
 /* V[xi] (C, T) for images [n0, n0 + nb) of in (C, N, H, W). */
 static void input_transform(const aug__conv_geom *g, int n, int n0, int nb, const real *in, real *v)
 {
-	const int th = tiles_h(g), tw = tiles_w(g);
-	const size_t tc = (size_t)nb * th * tw, plane = (size_t)g->h * g->w;
-	const size_t cstride = tc, xstride = (size_t)g->c * tc;
+	const struct tiling tl = tiling_of(g, nb, g->c);
+	const int th = tl.th, tw = tl.tw;
+	const size_t tc = tl.tc, xstride = tl.xstride, plane = (size_t)g->h * g->w;
 
 #pragma omp parallel for collapse(2) schedule(static)
 	for (int c = 0; c < g->c; c++) {
 		for (int j = 0; j < nb; j++) {
 			const real *src = in + ((size_t)c * n + n0 + j) * plane;
-			real *dst = v + (size_t)c * cstride + (size_t)j * th * tw;
+			real *dst = v + (size_t)c * tc + (size_t)j * th * tw;
 
 			for (int ti = 0; ti < th; ti++) {
 				for (int tj = 0; tj < tw; tj++) {
@@ -275,9 +282,9 @@ static void input_transform(const aug__conv_geom *g, int n, int n0, int nb, cons
  * tiles (overwritten). One plane per task: overlapping tiles add within it. */
 static void input_transform_adj(const aug__conv_geom *g, int n, int n0, int nb, const real *dv, real *din)
 {
-	const int th = tiles_h(g), tw = tiles_w(g);
-	const size_t tc = (size_t)nb * th * tw, plane = (size_t)g->h * g->w;
-	const size_t xstride = (size_t)g->c * tc;
+	const struct tiling tl = tiling_of(g, nb, g->c);
+	const int th = tl.th, tw = tl.tw;
+	const size_t tc = tl.tc, xstride = tl.xstride, plane = (size_t)g->h * g->w;
 
 #pragma omp parallel for collapse(2) schedule(static)
 	for (int c = 0; c < g->c; c++) {
@@ -314,9 +321,9 @@ static void input_transform_adj(const aug__conv_geom *g, int n, int n0, int nb, 
 /* out (K, N, P, Q) images [n0, n0 + nb) = A^T M[xi] A, overwritten. */
 static void output_transform(const aug__conv_geom *g, int n, int n0, int nb, const real *m, real *out)
 {
-	const int th = tiles_h(g), tw = tiles_w(g);
-	const size_t tc = (size_t)nb * th * tw, pq = (size_t)g->p * g->q;
-	const size_t xstride = (size_t)g->k * tc;
+	const struct tiling tl = tiling_of(g, nb, g->k);
+	const int th = tl.th, tw = tl.tw;
+	const size_t tc = tl.tc, xstride = tl.xstride, pq = (size_t)g->p * g->q;
 
 #pragma omp parallel for collapse(2) schedule(static)
 	for (int k = 0; k < g->k; k++) {
@@ -352,9 +359,9 @@ static void output_transform(const aug__conv_geom *g, int n, int n0, int nb, con
  * outputs past the edge of a partial tile count as zero. */
 static void output_transform_adj(const aug__conv_geom *g, int n, int n0, int nb, const real *dout, real *dm)
 {
-	const int th = tiles_h(g), tw = tiles_w(g);
-	const size_t tc = (size_t)nb * th * tw, pq = (size_t)g->p * g->q;
-	const size_t xstride = (size_t)g->k * tc;
+	const struct tiling tl = tiling_of(g, nb, g->k);
+	const int th = tl.th, tw = tl.tw;
+	const size_t tc = tl.tc, xstride = tl.xstride, pq = (size_t)g->p * g->q;
 
 #pragma omp parallel for collapse(2) schedule(static)
 	for (int k = 0; k < g->k; k++) {
@@ -386,14 +393,14 @@ static void output_transform_adj(const aug__conv_geom *g, int n, int n0, int nb,
 void NN(wino_forward)(const aug__conv_geom *g, int n, int nb, real *out, const real *in, const real *weight,
 		      real *work)
 {
-	const size_t per = (size_t)tiles_h(g) * tiles_w(g);
+	const struct tiling one = tiling_of(g, 1, 0);
 	const size_t kc = (size_t)g->k * g->c;
 	real *u = work + aug__wino_cols(g, nb) - 2 * XI * kc;
 
 	filter_transform(g, weight, u);
 	for (int n0 = 0; n0 < n; n0 += nb) {
 		const int cur = n - n0 < nb ? n - n0 : nb;
-		const int tc = (int)(per * cur);
+		const int tc = (int)(one.tc * cur);
 		real *v = work, *m = work + (size_t)XI * g->c * tc;
 
 		input_transform(g, n, n0, cur, in, v);
@@ -409,14 +416,14 @@ void NN(wino_forward)(const aug__conv_geom *g, int n, int nb, real *out, const r
 void NN(wino_backward)(const aug__conv_geom *g, int n, int nb, real *din, real *dweight, const real *dout,
 		       const real *in, const real *weight, real *work)
 {
-	const size_t per = (size_t)tiles_h(g) * tiles_w(g);
+	const struct tiling one = tiling_of(g, 1, 0);
 	const size_t kc = (size_t)g->k * g->c;
 	real *u = work + aug__wino_cols(g, nb) - 2 * XI * kc, *du = u + XI * kc;
 
 	filter_transform(g, weight, u);
 	for (int n0 = 0; n0 < n; n0 += nb) {
 		const int cur = n - n0 < nb ? n - n0 : nb;
-		const int tc = (int)(per * cur);
+		const int tc = (int)(one.tc * cur);
 		real *v = work, *dm = work + (size_t)XI * g->c * tc;
 		const real beta = n0 == 0 ? 0 : 1;
 
