@@ -15,11 +15,7 @@
 
 #include "internal.h"
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define HOT __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
-#else
-#define HOT
-#endif
+#define HOT AUG__HOT
 
 /* min and max as plain comparisons: fminf/fmaxf must honour NaN and are
  * library calls that stop vectorisation; these become minps/maxps (with

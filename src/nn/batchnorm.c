@@ -14,6 +14,60 @@
  */
 #include "internal.h"
 
+/* Eight partial sums per variable (one AVX-512 vector of doubles), the
+ * same lanes in every clone, so the bits do not depend on the machine. */
+#define LANES 8
+
+AUG__HOT void NN(bn_sums)(const real *x, size_t m, double *sum, double *sq)
+{
+	double s[LANES] = { 0 }, q[LANES] = { 0 }, ts = 0, tq = 0;
+	size_t i = 0;
+
+	for (; i + LANES <= m; i += LANES) {
+		for (int l = 0; l < LANES; l++) {
+			const double v = x[i + l];
+
+			s[l] += v;
+			q[l] += v * v;
+		}
+	}
+	for (int l = 0; i < m; i++, l++) {
+		s[l] += x[i];
+		q[l] += (double)x[i] * x[i];
+	}
+	for (int l = 0; l < LANES; l++) {
+		ts += s[l];
+		tq += q[l];
+	}
+	*sum = ts;
+	*sq = tq;
+}
+
+AUG__HOT void NN(bn_grad_sums)(const real *d, const real *x, double mu, size_t m, double *sdy, double *sdyx)
+{
+	double s[LANES] = { 0 }, t[LANES] = { 0 }, ts = 0, tt = 0;
+	size_t i = 0;
+
+	for (; i + LANES <= m; i += LANES) {
+		for (int l = 0; l < LANES; l++) {
+			const double dv = d[i + l];
+
+			s[l] += dv;
+			t[l] += dv * (x[i + l] - mu);
+		}
+	}
+	for (int l = 0; i < m; i++, l++) {
+		s[l] += d[i];
+		t[l] += d[i] * (x[i] - mu);
+	}
+	for (int l = 0; l < LANES; l++) {
+		ts += s[l];
+		tt += t[l];
+	}
+	*sdy = ts;
+	*sdyx = tt;
+}
+
 /* x (C,M) -> out (C,M); saves mean, invstd (C); updates run_mean, run_var */
 void NN(batchnorm_forward_train)(int c, size_t m, real *out, real *mean, real *invstd,
 				 const real *x, const real *gamma, const real *beta,
@@ -71,13 +125,9 @@ void NN(batchnorm_backward)(int c, size_t m, real *din, real *dgamma, real *dbet
 		const real *xc = x + (size_t)ch * m;
 		const real *dc = dout + (size_t)ch * m;
 		const double mu = mean[ch], is = invstd[ch];
-		double sdy = 0, sdyx = 0;
+		double sdy, sdyx;
 
-#pragma omp simd reduction(+ : sdy, sdyx)
-		for (size_t i = 0; i < m; i++) {
-			sdy += dc[i];
-			sdyx += dc[i] * (xc[i] - mu);
-		}
+		NN(bn_grad_sums)(dc, xc, mu, m, &sdy, &sdyx);
 		sdyx *= is;
 		dgamma[ch] += (real)sdyx;
 		dbeta[ch] += (real)sdy;

@@ -54,39 +54,69 @@ static void pool_plane(const real *x, int h, int w, int k, int stride, int p, in
 	}
 }
 
-/* The 2x2, stride 2 window: normalise a row pair into `tmp` (vectorised,
- * as batchnorm.c and relu.c), then pool it as maxpool2d.c's fast path. */
-#define ROW_MAX 2048
+/* The 2x2, stride 2 window on an even width, a block of row pairs at a
+ * time: normalise the rows into `t` (vectorised, as batchnorm.c and
+ * relu.c), take the better of each horizontal pair (on an even width the
+ * pairs are consecutive over the whole block), then of the two rows. The
+ * first maximum in the order a b / c d wins, as in maxpool2d.c.
+ *
+ * After the ReLU every value is +0 or positive (a NaN becomes 0 too), and
+ * such floats order as their bit patterns do as integers: the comparisons
+ * and selects are integer ones, which compile to vector blends or cmov
+ * without a branch even in the short loops along a row. */
+#define POOL_TMP 4096
 
-static void pool_plane_2x2(const real *x, int w, int p, int q, real rmu, real scale, real shift,
-			   real *out, int32_t *am)
+#ifdef AUG_NN_DOUBLE
+typedef int64_t rbits;
+#else
+typedef int32_t rbits;
+#endif
+
+union pool_row {
+	real f[POOL_TMP];
+	rbits b[POOL_TMP];
+};
+
+AUG__HOT static void pool_plane_2x2(const real *x, int w, int p, int q, real rmu, real scale,
+				    real shift, real *out, int32_t *am)
 {
-	real tmp[2 * ROW_MAX];
+	union pool_row t, hv;
+	int32_t hi[POOL_TMP / 2];
+	const int per = POOL_TMP / (2 * w); /* row pairs per block */
 
-	for (int y = 0; y < p; y++) {
-		const real *src = x + (size_t)2 * y * w;
-		const real *r0 = tmp, *r1 = tmp + w;
+	for (int y0 = 0; y0 < p; y0 += per) {
+		const int nr = p - y0 < per ? p - y0 : per, len = 2 * nr * w;
+		const real *src = x + (size_t)2 * y0 * w;
+		const int32_t base = 2 * y0 * w;
 
 #pragma omp simd
-		for (int i = 0; i < 2 * w; i++) {
-			const real t = (src[i] - rmu) * scale + shift;
+		for (int i = 0; i < len; i++) {
+			const real v = (src[i] - rmu) * scale + shift;
 
-			tmp[i] = t > 0 ? t : 0;
+			t.f[i] = v > 0 ? v : 0;
 		}
-		for (int xx = 0; xx < q; xx++) {
-			const real a = r0[2 * xx], b = r0[2 * xx + 1];
-			const real c = r1[2 * xx], d = r1[2 * xx + 1];
-			real v = a;
-			int i = 0;
+#pragma omp simd
+		for (int i = 0; i < len / 2; i++) {
+			const rbits a = t.b[2 * i], b = t.b[2 * i + 1];
+			const int right = b > a;
 
-			i = beats(b, v) ? 1 : i;
-			v = beats(b, v) ? b : v;
-			i = beats(c, v) ? w : i;
-			v = beats(c, v) ? c : v;
-			i = beats(d, v) ? w + 1 : i;
-			v = beats(d, v) ? d : v;
-			out[y * q + xx] = v;
-			am[y * q + xx] = 2 * y * w + 2 * xx + i;
+			hv.b[i] = right ? b : a;
+			hi[i] = 2 * i + right;
+		}
+		for (int r = 0; r < nr; r++) {
+			const rbits *top = hv.b + (size_t)2 * r * q, *bot = top + q;
+			const int32_t *itop = hi + (size_t)2 * r * q, *ibot = itop + q;
+			union pool_row *o = (union pool_row *)(out + (size_t)(y0 + r) * q);
+			int32_t *ao = am + (size_t)(y0 + r) * q;
+
+			/* selects by masks: a branch here would be a coin toss */
+			for (int xx = 0; xx < q; xx++) {
+				const rbits m = -(rbits)(bot[xx] > top[xx]);
+				const int32_t mi = (int32_t)m;
+
+				o->b[xx] = top[xx] ^ ((top[xx] ^ bot[xx]) & m);
+				ao[xx] = base + (itop[xx] ^ ((itop[xx] ^ ibot[xx]) & mi));
+			}
 		}
 	}
 }
@@ -117,12 +147,94 @@ void NN(bn_relu_pool_forward)(int c, int n, int h, int w, int k, int stride, int
 		for (int j = 0; j < n; j++) {
 			const size_t plane = (size_t)ch * n + j;
 
-			if (k == 2 && stride == 2 && w <= ROW_MAX)
+			if (k == 2 && stride == 2 && w % 2 == 0 && 2 * w <= POOL_TMP)
 				pool_plane_2x2(x + plane * hw, w, p, q, rmu, scale, shift,
 					       out + plane * pq, argmax + plane * pq);
 			else
 				pool_plane(x + plane * hw, h, w, k, stride, p, q, rmu, scale, shift,
 					   out + plane * pq, argmax + plane * pq);
+		}
+	}
+}
+
+/* sum(dy) and sum(dy * (x - mean)) over one channel's n planes, where dy
+ * is the gradient at the BatchNorm's output: dout at each window's live
+ * maximum, zero elsewhere. Eight lanes of partial sums, the same in every
+ * clone (the bits do not depend on the machine), written with GCC's vector
+ * types: as plain loops the compiler left them scalar and branching. */
+#define LANES 8
+typedef real vreal __attribute__((vector_size(LANES * sizeof(real))));
+typedef rbits vbits __attribute__((vector_size(LANES * sizeof(real))));
+typedef double vdouble __attribute__((vector_size(LANES * sizeof(double))));
+
+AUG__HOT static void pooled_grad_sums(const real *x, size_t hw, const real *dout, const real *out,
+				      const int32_t *argmax, int n, size_t pq, real rmu, double *sdy,
+				      double *sdyx)
+{
+	vdouble s = { 0 }, t = { 0 };
+	double ts = 0, tt = 0;
+
+	for (int j = 0; j < n; j++) {
+		const real *xp = x + (size_t)j * hw;
+		const real *gp = dout + (size_t)j * pq, *op = out + (size_t)j * pq;
+		const int32_t *ap = argmax + (size_t)j * pq;
+		size_t o = 0;
+
+		for (; o + LANES <= pq; o += LANES) {
+			vreal g, ov, xm;
+
+			memcpy(&g, gp + o, sizeof(g));
+			memcpy(&ov, op + o, sizeof(ov));
+			for (int l = 0; l < LANES; l++)
+				xm[l] = xp[ap[o + l]] - rmu;
+			g = (vreal)((vbits)g & (ov > 0));
+			s += __builtin_convertvector(g, vdouble);
+			t += __builtin_convertvector(g * xm, vdouble);
+		}
+		for (int l = 0; o < pq; o++, l++) {
+			const real gv = op[o] > 0 ? gp[o] : 0;
+
+			s[l] += gv;
+			t[l] += gv * (xp[ap[o]] - rmu);
+		}
+	}
+	for (int l = 0; l < LANES; l++) {
+		ts += s[l];
+		tt += t[l];
+	}
+	*sdy = ts;
+	*sdyx = tt;
+}
+
+/* din for one channel's n planes: the BatchNorm terms b (x - mean) + k
+ * everywhere (zero with running statistics), then a * dout added at each
+ * live maximum. The windows do not overlap, and the liveness is applied
+ * as a mask: a branch on it would be a coin toss. */
+AUG__HOT static void channel_din(real *din, const real *x, size_t hw, const real *dout, const real *out,
+				 const int32_t *argmax, int n, size_t pq, real rmu, real ra, real rb, real rk,
+				 bool batch_stats)
+{
+	const size_t len = (size_t)n * hw;
+
+	if (batch_stats) {
+		for (size_t i = 0; i < len; i++)
+			din[i] = (x[i] - rmu) * rb + rk;
+	} else {
+		memset(din, 0, sizeof(real) * len);
+	}
+	for (int j = 0; j < n; j++) {
+		real *dp = din + (size_t)j * hw;
+		const real *gp = dout + (size_t)j * pq, *op = out + (size_t)j * pq;
+		const int32_t *ap = argmax + (size_t)j * pq;
+
+		for (size_t o = 0; o < pq; o++) {
+			union {
+				real f;
+				rbits b;
+			} g = { gp[o] * ra };
+
+			g.b &= -(rbits)(op[o] > 0);
+			dp[ap[o]] += g.f;
 		}
 	}
 }
@@ -140,22 +252,11 @@ void NN(bn_relu_pool_backward)(int c, int n, int h, int w, int p, int q, real *d
 		const double is = invstd[ch];
 		const double m = (double)n * hw;
 		const real rmu = mean[ch];
-		double sdy = 0, sdyx = 0;
+		double sdy, sdyx;
 
 		/* the BatchNorm output's gradient is dout at each live maximum */
-		for (int j = 0; j < n; j++) {
-			const size_t plane = (size_t)ch * n + j;
-			const real *xp = x + plane * hw;
-			const real *gp = dout + plane * pq, *op = out + plane * pq;
-			const int32_t *ap = argmax + plane * pq;
-
-			for (size_t o = 0; o < pq; o++) {
-				const real gv = op[o] > 0 ? gp[o] : 0;
-
-				sdy += gv;
-				sdyx += gv * (xp[ap[o]] - rmu);
-			}
-		}
+		pooled_grad_sums(x + (size_t)ch * n * hw, hw, dout + (size_t)ch * n * pq,
+				 out + (size_t)ch * n * pq, argmax + (size_t)ch * n * pq, n, pq, rmu, &sdy, &sdyx);
 		sdyx *= is;
 		dgamma[ch] += (real)sdyx;
 		dbeta[ch] += (real)sdy;
@@ -169,23 +270,8 @@ void NN(bn_relu_pool_backward)(int c, int n, int h, int w, int p, int q, real *d
 		const real rb = (real)(-g * is * sdyx / m);
 		const real rk = (real)(-g * sdy / m);
 
-		for (int j = 0; j < n; j++) {
-			const size_t plane = (size_t)ch * n + j;
-			const real *xp = x + plane * hw;
-			real *dp = din + plane * hw;
-			const real *gp = dout + plane * pq, *op = out + plane * pq;
-			const int32_t *ap = argmax + plane * pq;
-
-			if (batch_stats) {
-#pragma omp simd
-				for (size_t i = 0; i < hw; i++)
-					dp[i] = (xp[i] - rmu) * rb + rk;
-			} else {
-				memset(dp, 0, sizeof(real) * hw);
-			}
-			for (size_t o = 0; o < pq; o++)
-				if (op[o] > 0)
-					dp[ap[o]] += gp[o] * ra;
-		}
+		channel_din(din + (size_t)ch * n * hw, x + (size_t)ch * n * hw, hw, dout + (size_t)ch * n * pq,
+			    out + (size_t)ch * n * pq, argmax + (size_t)ch * n * pq, n, pq, rmu, ra, rb, rk,
+			    batch_stats);
 	}
 }

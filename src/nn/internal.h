@@ -265,18 +265,19 @@ void NN(batchnorm_backward)(int c, size_t m, real *din, real *dgamma, real *dbet
  * var + eps) saved, the running statistics moved (batchnorm.c's rule).
  * One pass for the sum and the sum of squares, in double: the variance
  * sum(x^2)/M - mean^2 loses log10(mean^2/var) of double's 16 digits, which
- * leaves float's 7 for any activation short of |mean| ~ 1000 std. In
- * vector lanes: a fixed order, so deterministic. */
+ * leaves float's 7 for any activation short of |mean| ~ 1000 std. The
+ * sums (batchnorm.c) run in 16 independent lanes added in a fixed order at
+ * the end: deterministic, and not one chain of dependent adds, which left
+ * these passes waiting on latency. bn_grad_sums gives sum(d) and
+ * sum(d * (x - mu)) the same way, for backward. */
+void NN(bn_sums)(const real *x, size_t m, double *sum, double *sq);
+void NN(bn_grad_sums)(const real *d, const real *x, double mu, size_t m, double *sdy, double *sdyx);
 static inline void NN(bn_channel_stats)(const real *xc, size_t m, real *mean, real *invstd,
 					real *run_mean, real *run_var)
 {
-	double sum = 0, sq = 0, mu, var;
+	double sum, sq, mu, var;
 
-#pragma omp simd reduction(+ : sum, sq)
-	for (size_t i = 0; i < m; i++) {
-		sum += xc[i];
-		sq += (double)xc[i] * xc[i];
-	}
+	NN(bn_sums)(xc, m, &sum, &sq);
 	mu = sum / (double)m;
 	var = sq / (double)m - mu * mu;
 	if (var < 0)
