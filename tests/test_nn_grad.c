@@ -299,6 +299,8 @@ Test(gradcheck, conv_winograd)
 		{ .spec = "conv 16 k=3 pad=1", .c = 16, .h = 3, .w = 5, .n = 3, .col_budget = 1 },
 		{ .spec = "resblock 16", .c = 16, .h = 4, .w = 3, .n = 2 },
 		{ .spec = "conv 16 k=3 pad=1", .c = 16, .h = 3, .w = 133, .n = 1 }, /* 67 tiles a row */
+		{ .spec = "conv 16 k=3 pad=1", .c = 16, .h = 40, .w = 133, .n = 1 }, /* two bands */
+		{ .spec = "conv 16 k=3 pad=0", .c = 16, .h = 6, .w = 1101, .n = 1 }, /* two segments */
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)

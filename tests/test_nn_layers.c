@@ -355,11 +355,13 @@ Test(conv, winograd_matches_direct_convolution)
 {
 	/* 3x3 stride 1 with 16+ channels each side runs as Winograd
 	 * F(2x2,3x3): against the definition, with partial tiles (odd
-	 * sizes), pads 0, 1 and 2, chunks of 2 images, and a wide row (133
-	 * columns: 67 tiles). */
+	 * sizes), pads 0, 1 and 2, chunks of 2 images, a wide row (133
+	 * columns: 67 tiles), a plane taller than one band of winograd.c's
+	 * buffer (40 x 133: two bands), and a row cut into two segments
+	 * (1100 columns: 550 tiles). */
 	static const struct {
 		int h, w, pad;
-	} cases[] = { { 7, 5, 1 }, { 6, 6, 0 }, { 5, 4, 2 }, { 14, 14, 1 }, { 3, 133, 1 } };
+	} cases[] = { { 7, 5, 1 }, { 6, 6, 0 }, { 5, 4, 2 }, { 14, 14, 1 }, { 3, 133, 1 }, { 40, 133, 1 }, { 3, 1100, 1 } };
 	const int n = 5, c = 16, k = 18, ks = 3;
 
 	for (size_t ci_ = 0; ci_ < sizeof(cases) / sizeof(cases[0]); ci_++) {

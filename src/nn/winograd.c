@@ -25,11 +25,12 @@
  * made by one thread whatever the thread count, and the weight gradient is
  * summed over chunks in chunk order: results do not depend on the number of
  * threads. Workspace (aug__wino_cols): V and M for a chunk of images, then
- * U and dU. Backward transforms the input again rather than keep V from
- * forward: V is 4x the layer's input (12.8 MB for the reference model's
- * second convolution at batch 128, per layer), and transforming it twice
- * costs about a tenth of a step; im2col's columns are rebuilt for the same
- * reason.
+ * U and dU, in that order with nothing after M but U (the vector reads of
+ * the transforms below rely on it). Backward transforms the input again
+ * rather than keep V from forward: V is 4x the layer's input (12.8 MB for
+ * the reference model's second convolution at batch 128, per layer), and
+ * transforming it twice costs a few percent of a step; im2col's columns are
+ * rebuilt for the same reason.
  *
  *   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
  *   G   = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
@@ -41,23 +42,7 @@
 
 #define XI 16 /* positions of a transformed tile */
 
-/* One tile row or column through B^T, G, A^T and their adjoints. */
-static inline void bt4(const real d[4], real v[4])
-{
-	v[0] = d[0] - d[2];
-	v[1] = d[1] + d[2];
-	v[2] = d[2] - d[1];
-	v[3] = d[1] - d[3];
-}
-
-static inline void bt4_adj(const real v[4], real d[4])
-{
-	d[0] = v[0];
-	d[1] = v[1] - v[2] + v[3];
-	d[2] = v[1] + v[2] - v[0];
-	d[3] = -v[3];
-}
-
+/* One column or row of a filter through G, and its adjoint. */
 static inline void g3(const real g[3], real u[4])
 {
 	u[0] = g[0];
@@ -71,101 +56,6 @@ static inline void g3_adj(const real u[4], real g[3])
 	g[0] = u[0] + (u[1] + u[2]) * (real)0.5;
 	g[1] = (u[1] - u[2]) * (real)0.5;
 	g[2] = (u[1] + u[2]) * (real)0.5 + u[3];
-}
-
-static inline void at2(const real m[4], real y[2])
-{
-	y[0] = m[0] + m[1] + m[2];
-	y[1] = m[1] - m[2] - m[3];
-}
-
-static inline void at2_adj(const real y[2], real m[4])
-{
-	m[0] = y[0];
-	m[1] = y[0] + y[1];
-	m[2] = y[0] - y[1];
-	m[3] = -y[1];
-}
-
-/* The 16 values of tile `at` in the transformed layout, position xi at
- * xi * xstride. (The 4x4 arrays below are read-only where they are inputs;
- * ISO C before C23 cannot pass a real[4][4] as a const one.) */
-static inline void tile_get(const real *s, size_t xstride, size_t at, real r[4][4])
-{
-	for (int a = 0; a < 4; a++)
-		for (int b = 0; b < 4; b++)
-			r[a][b] = s[(size_t)(a * 4 + b) * xstride + at];
-}
-
-static inline void tile_put(real *d, size_t xstride, size_t at, real r[4][4])
-{
-	for (int a = 0; a < 4; a++)
-		for (int b = 0; b < 4; b++)
-			d[(size_t)(a * 4 + b) * xstride + at] = r[a][b];
-}
-
-/* r = B^T d B: down the columns, then along the rows. */
-static inline void bt_tile(real d[4][4], real r[4][4])
-{
-	real t[4][4];
-
-	for (int b = 0; b < 4; b++) {
-		real col[4] = { d[0][b], d[1][b], d[2][b], d[3][b] }, o[4];
-
-		bt4(col, o);
-		for (int a = 0; a < 4; a++)
-			t[a][b] = o[a];
-	}
-	for (int a = 0; a < 4; a++)
-		bt4(t[a], r[a]);
-}
-
-/* d = B r B^T, the adjoint: along the rows, then down the columns. */
-static inline void bt_tile_adj(real r[4][4], real d[4][4])
-{
-	real t[4][4];
-
-	for (int a = 0; a < 4; a++)
-		bt4_adj(r[a], t[a]);
-	for (int b = 0; b < 4; b++) {
-		real col[4] = { t[0][b], t[1][b], t[2][b], t[3][b] }, o[4];
-
-		bt4_adj(col, o);
-		for (int a = 0; a < 4; a++)
-			d[a][b] = o[a];
-	}
-}
-
-/* y = A^T m A: along the rows, then down the columns. */
-static inline void at_tile(real m[4][4], real y[2][2])
-{
-	real t[4][2];
-
-	for (int a = 0; a < 4; a++)
-		at2(m[a], t[a]);
-	for (int b = 0; b < 2; b++) {
-		real col[4] = { t[0][b], t[1][b], t[2][b], t[3][b] }, o[2];
-
-		at2(col, o);
-		y[0][b] = o[0];
-		y[1][b] = o[1];
-	}
-}
-
-/* m = A y A^T, the adjoint: down the columns, then along the rows. */
-static inline void at_tile_adj(real y[2][2], real m[4][4])
-{
-	real t[4][2];
-
-	for (int b = 0; b < 2; b++) {
-		real col[2] = { y[0][b], y[1][b] }, o[4];
-
-		at2_adj(col, o);
-		for (int a = 0; a < 4; a++)
-			t[a][b] = o[a];
-	}
-	for (int a = 0; a < 4; a++)
-		at2_adj(t[a], m[a]);
 }
 
 /* A chunk of nb images cut into 2x2 output tiles: th x tw a plane, tc in
@@ -241,153 +131,451 @@ static void filter_transform_adj(const aug__conv_geom *g, const real *du, real *
 	}
 }
 
-/* V[xi] (C, T) for images [n0, n0 + nb) of in (C, N, H, W). */
+/* ---- the tile transforms, eight tiles of a row at a time ---------------
+ *
+ * Tiles along a row are the lanes of GCC vectors (VL of them): a plane is
+ * first copied into a zero-padded band buffer (edges and padding become
+ * plain zeros, no bounds checks per element), the 4x4 inputs of VL
+ * neighbouring tiles come out of it as even and odd columns, and the
+ * results go to the VL consecutive tiles of each position's row of V or
+ * M. A vector that runs past the last tile of a row spills into the next
+ * row's first tiles, which are written after it; only the plane's last
+ * tiles (and the tiles of a row cut into segments) are stored lane by lane.
+ * Lane for lane the arithmetic is the scalar formula's, so every clone
+ * gives the same bits. */
+#define VL 8
+#if defined(__GNUC__) && !defined(__clang__)
+/* vreal crosses only static functions of this file, inlined: the note that
+ * passing it changes the ABI without AVX concerns no caller elsewhere */
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+typedef real vreal __attribute__((vector_size(VL * sizeof(real))));
+#ifdef AUG_NN_DOUBLE
+typedef int64_t vbits __attribute__((vector_size(VL * sizeof(real))));
+#else
+typedef int32_t vbits __attribute__((vector_size(VL * sizeof(real))));
+#endif
+
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12)
+#define SHUF(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+#define SHUF(a, b, ...) __builtin_shuffle(a, b, (vbits){ __VA_ARGS__ })
+#endif
+#define EVEN(lo, hi) SHUF(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14)
+#define ODD(lo, hi) SHUF(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15)
+#define ZIP_LO(a, b) SHUF(a, b, 0, 8, 1, 9, 2, 10, 3, 11)
+#define ZIP_HI(a, b) SHUF(a, b, 4, 12, 5, 13, 6, 14, 7, 15)
+/* {p[7], c[0], ..., c[6]}: each tile's left neighbour's lane */
+#define FROM_LEFT(p, c) SHUF(p, c, 7, 8, 9, 10, 11, 12, 13, 14)
+
+/* The band buffer, in elements; a tile row's segment is at most SEG tiles
+ * wide, so that a band holds at least one tile row (4 rows of 2 SEG + 2). */
+#define BAND 4096
+#define SEG 504
+
+static inline vreal vload(const real *p)
+{
+	vreal v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline void vstore(real *p, vreal v)
+{
+	memcpy(p, &v, sizeof(v));
+}
+
+/* A tile row's segment: tiles [ts, ts + ns) of tw, rounded up to whole
+ * vectors; the band buffer's rows are `wp` long. */
+struct seg {
+	int ts, ns, ns8;
+};
+
+static inline struct seg seg_of(int ts, int tw)
+{
+	struct seg s = { ts, tw - ts < SEG ? tw - ts : SEG, 0 };
+
+	s.ns8 = (s.ns + VL - 1) / VL * VL;
+	return s;
+}
+
+/* Tile rows per band when each tile row takes `per` buffer rows plus
+ * `extra` shared ones, of `wp` elements. */
+static inline int band_rows(int per, int extra, int wp)
+{
+	int r = (BAND / wp - extra) / per;
+
+	return r < 1 ? 1 : r;
+}
+
+/* The columns [lo, hi) of [0, ncols) that fall inside a row of w
+ * starting at x0. */
+static inline void cols_inside(int x0, int ncols, int w, int *lo, int *hi)
+{
+	*lo = x0 < 0 ? (-x0 < ncols ? -x0 : ncols) : 0;
+	*hi = w - x0 < ncols ? w - x0 : ncols;
+	*hi = *hi < *lo ? *lo : *hi;
+}
+
+/* rows [y0, y0 + nrows) x columns [x0, x0 + ncols) of the (h, w) plane
+ * src into buf (row stride ncols), zero outside the plane. */
+static inline void band_get(const real *src, int h, int w, int y0, int nrows, int x0, int ncols, real *buf)
+{
+	int lo, hi;
+
+	cols_inside(x0, ncols, w, &lo, &hi);
+	for (int r = 0; r < nrows; r++) {
+		const int y = y0 + r;
+		real *row = buf + (size_t)r * ncols;
+
+		if (y < 0 || y >= h) {
+			for (int c = 0; c < ncols; c++)
+				row[c] = 0;
+			continue;
+		}
+		const real *s = src + (size_t)y * w + x0;
+
+		for (int c = 0; c < lo; c++)
+			row[c] = 0;
+		for (int c = lo; c < hi; c++)
+			row[c] = s[c];
+		for (int c = hi; c < ncols; c++)
+			row[c] = 0;
+	}
+}
+
+/* The inverse: the part of buf (rows [y0, y0 + nrows), columns [x0, x0 +
+ * ncols) of the plane) that lies inside the (h, w) plane dst, stored or
+ * added. */
+static inline void band_out(real *dst, int h, int w, int y0, int nrows, int x0, int ncols, const real *buf,
+			    bool add)
+{
+	int lo, hi;
+
+	cols_inside(x0, ncols, w, &lo, &hi);
+	for (int r = 0; r < nrows; r++) {
+		const int y = y0 + r;
+		const real *row = buf + (size_t)r * ncols;
+		real *d = dst + (size_t)y * w + x0;
+
+		if (y < 0 || y >= h)
+			continue;
+		if (add) {
+			for (int c = lo; c < hi; c++)
+				d[c] += row[c];
+		} else {
+			for (int c = lo; c < hi; c++)
+				d[c] = row[c];
+		}
+	}
+}
+
+/* The 16 positions of VL tiles from/to the transformed layout: position xi
+ * at xi * xstride, the tiles at `at` of a plane of `tiles`. Whole vectors
+ * where they stay inside the plane's tiles (and may spill, see above),
+ * lane by lane for the last `nl` otherwise. */
+static inline void tiles_put(real *d, size_t xstride, int at, int nl, bool spill, int tiles, vreal r[4][4])
+{
+	if (spill && at + VL <= tiles) {
+		for (int xi = 0; xi < XI; xi++)
+			vstore(d + (size_t)xi * xstride + at, r[xi / 4][xi % 4]);
+		return;
+	}
+	for (int xi = 0; xi < XI; xi++)
+		for (int l = 0; l < nl; l++)
+			d[(size_t)xi * xstride + at + l] = r[xi / 4][xi % 4][l];
+}
+
+/* Lanes past the last `nl` read as zeros. The vectors are read whole:
+ * past a plane's last tile lie the next plane's, or the next position's,
+ * and past the last position's of V or M lies M or U (see wino_forward),
+ * so a read stays inside the workspace, and a load made of lane-by-lane
+ * writes would stall on store forwarding every time. */
+static inline void tiles_get(const real *s, size_t xstride, int at, int nl, vreal r[4][4])
+{
+	const vbits lane = { 0, 1, 2, 3, 4, 5, 6, 7 };
+	const vbits keep = lane < nl;
+
+	for (int xi = 0; xi < XI; xi++)
+		r[xi / 4][xi % 4] = (vreal)((vbits)vload(s + (size_t)xi * xstride + at) & keep);
+}
+
+/* r = B^T d B: down the columns, then along the rows. */
+static inline void bt_tile(vreal d[4][4], vreal r[4][4])
+{
+	vreal t[4][4];
+
+	for (int b = 0; b < 4; b++) {
+		t[0][b] = d[0][b] - d[2][b];
+		t[1][b] = d[1][b] + d[2][b];
+		t[2][b] = d[2][b] - d[1][b];
+		t[3][b] = d[1][b] - d[3][b];
+	}
+	for (int a = 0; a < 4; a++) {
+		r[a][0] = t[a][0] - t[a][2];
+		r[a][1] = t[a][1] + t[a][2];
+		r[a][2] = t[a][2] - t[a][1];
+		r[a][3] = t[a][1] - t[a][3];
+	}
+}
+
+/* d = B r B^T, the adjoint: along the rows, then down the columns. */
+static inline void bt_tile_adj(vreal r[4][4], vreal d[4][4])
+{
+	vreal t[4][4];
+
+	for (int a = 0; a < 4; a++) {
+		t[a][0] = r[a][0];
+		t[a][1] = r[a][1] - r[a][2] + r[a][3];
+		t[a][2] = r[a][1] + r[a][2] - r[a][0];
+		t[a][3] = -r[a][3];
+	}
+	for (int b = 0; b < 4; b++) {
+		d[0][b] = t[0][b];
+		d[1][b] = t[1][b] - t[2][b] + t[3][b];
+		d[2][b] = t[1][b] + t[2][b] - t[0][b];
+		d[3][b] = -t[3][b];
+	}
+}
+
+/* y = A^T m A: along the rows, then down the columns. */
+static inline void at_tile(vreal m[4][4], vreal y[2][2])
+{
+	vreal t[4][2];
+
+	for (int a = 0; a < 4; a++) {
+		t[a][0] = m[a][0] + m[a][1] + m[a][2];
+		t[a][1] = m[a][1] - m[a][2] - m[a][3];
+	}
+	for (int b = 0; b < 2; b++) {
+		y[0][b] = t[0][b] + t[1][b] + t[2][b];
+		y[1][b] = t[1][b] - t[2][b] - t[3][b];
+	}
+}
+
+/* m = A y A^T, the adjoint: down the columns, then along the rows. */
+static inline void at_tile_adj(vreal y[2][2], vreal m[4][4])
+{
+	vreal t[4][2];
+
+	for (int b = 0; b < 2; b++) {
+		t[0][b] = y[0][b];
+		t[1][b] = y[0][b] + y[1][b];
+		t[2][b] = y[0][b] - y[1][b];
+		t[3][b] = -y[1][b];
+	}
+	for (int a = 0; a < 4; a++) {
+		m[a][0] = t[a][0];
+		m[a][1] = t[a][0] + t[a][1];
+		m[a][2] = t[a][0] - t[a][1];
+		m[a][3] = -t[a][1];
+	}
+}
+
+/* One plane's V: B^T d B of its tiles, position xi of tile t at
+ * dst[xi * xstride + t]. */
+AUG__HOT static void input_plane(const aug__conv_geom *g, int th, int tw, size_t xstride, const real *src,
+				 real *dst)
+{
+	real buf[BAND];
+
+	for (int ts = 0; ts < tw; ts += SEG) {
+		const struct seg s = seg_of(ts, tw);
+		const int wp = 2 * s.ns8 + 2, per = band_rows(2, 2, wp);
+
+		for (int t0 = 0; t0 < th; t0 += per) {
+			const int nr = th - t0 < per ? th - t0 : per;
+
+			band_get(src, g->h, g->w, 2 * t0 - g->pad, 2 * nr + 2, 2 * ts - g->pad, wp, buf);
+			for (int ti = 0; ti < nr; ti++) {
+				for (int tj = 0; tj < s.ns; tj += VL) {
+					vreal d[4][4], r[4][4];
+
+					for (int a = 0; a < 4; a++) {
+						const real *row = buf + (size_t)(2 * ti + a) * wp + 2 * tj;
+						const vreal lo = vload(row), hi = vload(row + VL);
+						const vreal lo2 = vload(row + 2), hi2 = vload(row + 2 + VL);
+
+						d[a][0] = EVEN(lo, hi);
+						d[a][1] = ODD(lo, hi);
+						d[a][2] = EVEN(lo2, hi2);
+						d[a][3] = ODD(lo2, hi2);
+					}
+					bt_tile(d, r);
+					tiles_put(dst, xstride, (t0 + ti) * tw + ts + tj,
+						  s.ns - tj < VL ? s.ns - tj : VL, s.ns == tw, th * tw, r);
+				}
+			}
+		}
+	}
+}
+
+/* One plane's din (h, w) = the sum over its tiles of B dV B^T. Tiles
+ * overlap by two rows and columns: each band's sums are added into the
+ * plane, and along a row each tile's right half meets its right
+ * neighbour's left half in the same vector (FROM_LEFT). */
+AUG__HOT static void input_adj_plane(const aug__conv_geom *g, int th, int tw, size_t xstride, const real *src,
+				     real *dst)
+{
+	real buf[BAND];
+
+	memset(dst, 0, sizeof(real) * g->h * g->w);
+	for (int ts = 0; ts < tw; ts += SEG) {
+		const struct seg s = seg_of(ts, tw);
+		const int wp = 2 * s.ns8 + 2, per = band_rows(2, 2, wp);
+
+		for (int t0 = 0; t0 < th; t0 += per) {
+			const int nr = th - t0 < per ? th - t0 : per;
+
+			memset(buf, 0, sizeof(real) * (size_t)(2 * nr + 2) * wp);
+			for (int ti = 0; ti < nr; ti++) {
+				vreal left2[4] = { { 0 } }, left3[4] = { { 0 } };
+
+				for (int tj = 0; tj < s.ns; tj += VL) {
+					vreal r[4][4], d[4][4];
+
+					tiles_get(src, xstride, (t0 + ti) * tw + ts + tj, s.ns - tj < VL ? s.ns - tj : VL, r);
+					bt_tile_adj(r, d);
+					for (int a = 0; a < 4; a++) {
+						real *row = buf + (size_t)(2 * ti + a) * wp + 2 * tj;
+						const vreal e = d[a][0] + FROM_LEFT(left2[a], d[a][2]);
+						const vreal o = d[a][1] + FROM_LEFT(left3[a], d[a][3]);
+
+						vstore(row, vload(row) + ZIP_LO(e, o));
+						vstore(row + VL, vload(row + VL) + ZIP_HI(e, o));
+						left2[a] = d[a][2];
+						left3[a] = d[a][3];
+					}
+				}
+				for (int a = 0; a < 4; a++) {
+					real *row = buf + (size_t)(2 * ti + a) * wp + 2 * s.ns8;
+
+					row[0] += left2[a][VL - 1];
+					row[1] += left3[a][VL - 1];
+				}
+			}
+			band_out(dst, g->h, g->w, 2 * t0 - g->pad, 2 * nr + 2, 2 * ts - g->pad, wp, buf, true);
+		}
+	}
+}
+
+/* One plane's out (p, q) = A^T M A of its tiles. */
+AUG__HOT static void output_plane(const aug__conv_geom *g, int th, int tw, size_t xstride, const real *src,
+				  real *dst)
+{
+	real buf[BAND];
+
+	for (int ts = 0; ts < tw; ts += SEG) {
+		const struct seg s = seg_of(ts, tw);
+		const int wq = 2 * s.ns8, per = band_rows(2, 0, wq);
+
+		for (int t0 = 0; t0 < th; t0 += per) {
+			const int nr = th - t0 < per ? th - t0 : per;
+
+			for (int ti = 0; ti < nr; ti++) {
+				for (int tj = 0; tj < s.ns; tj += VL) {
+					vreal r[4][4], y[2][2];
+
+					tiles_get(src, xstride, (t0 + ti) * tw + ts + tj, s.ns - tj < VL ? s.ns - tj : VL, r);
+					at_tile(r, y);
+					for (int a = 0; a < 2; a++) {
+						real *row = buf + (size_t)(2 * ti + a) * wq + 2 * tj;
+
+						vstore(row, ZIP_LO(y[a][0], y[a][1]));
+						vstore(row + VL, ZIP_HI(y[a][0], y[a][1]));
+					}
+				}
+			}
+			band_out(dst, g->p, g->q, 2 * t0, 2 * nr, 2 * ts, wq, buf, false);
+		}
+	}
+}
+
+/* One plane's dM: A dY A^T of its tiles from dout (p, q), outputs past a
+ * partial tile's edge counting as zero. */
+AUG__HOT static void output_adj_plane(const aug__conv_geom *g, int th, int tw, size_t xstride, const real *src,
+				      real *dst)
+{
+	real buf[BAND];
+
+	for (int ts = 0; ts < tw; ts += SEG) {
+		const struct seg s = seg_of(ts, tw);
+		const int wq = 2 * s.ns8, per = band_rows(2, 0, wq);
+
+		for (int t0 = 0; t0 < th; t0 += per) {
+			const int nr = th - t0 < per ? th - t0 : per;
+
+			band_get(src, g->p, g->q, 2 * t0, 2 * nr, 2 * ts, wq, buf);
+			for (int ti = 0; ti < nr; ti++) {
+				for (int tj = 0; tj < s.ns; tj += VL) {
+					vreal y[2][2], r[4][4];
+
+					for (int a = 0; a < 2; a++) {
+						const real *row = buf + (size_t)(2 * ti + a) * wq + 2 * tj;
+						const vreal lo = vload(row), hi = vload(row + VL);
+
+						y[a][0] = EVEN(lo, hi);
+						y[a][1] = ODD(lo, hi);
+					}
+					at_tile_adj(y, r);
+					tiles_put(dst, xstride, (t0 + ti) * tw + ts + tj,
+						  s.ns - tj < VL ? s.ns - tj : VL, s.ns == tw, th * tw, r);
+				}
+			}
+		}
+	}
+}
+
+/* The four transforms over a chunk of nb images, [n0, n0 + nb) of n: one
+ * plane per task. V (C, T) from in (C, N, H, W); din from dV; out (K, N,
+ * P, Q) from M (K, T); dM from dout. */
 static void input_transform(const aug__conv_geom *g, int n, int n0, int nb, const real *in, real *v)
 {
 	const struct tiling tl = tiling_of(g, nb, g->c);
-	const int th = tl.th, tw = tl.tw;
-	const size_t tc = tl.tc, xstride = tl.xstride, plane = (size_t)g->h * g->w;
+	const size_t plane = (size_t)g->h * g->w, pt = (size_t)tl.th * tl.tw;
 
 #pragma omp parallel for collapse(2) schedule(static)
-	for (int c = 0; c < g->c; c++) {
-		for (int j = 0; j < nb; j++) {
-			const real *src = in + ((size_t)c * n + n0 + j) * plane;
-			real *dst = v + (size_t)c * tc + (size_t)j * th * tw;
-
-			for (int ti = 0; ti < th; ti++) {
-				for (int tj = 0; tj < tw; tj++) {
-					const int y0 = 2 * ti - g->pad, x0 = 2 * tj - g->pad;
-					real d[4][4], r[4][4];
-
-					for (int a = 0; a < 4; a++) {
-						const int y = y0 + a;
-
-						for (int b = 0; b < 4; b++) {
-							const int x = x0 + b;
-
-							d[a][b] = y >= 0 && y < g->h && x >= 0 && x < g->w
-									  ? src[(size_t)y * g->w + x]
-									  : 0;
-						}
-					}
-					bt_tile(d, r);
-					tile_put(dst, xstride, (size_t)ti * tw + tj, r);
-				}
-			}
-		}
-	}
+	for (int c = 0; c < g->c; c++)
+		for (int j = 0; j < nb; j++)
+			input_plane(g, tl.th, tl.tw, tl.xstride, in + ((size_t)c * n + n0 + j) * plane,
+				    v + (size_t)c * tl.tc + (size_t)j * pt);
 }
 
-/* din (C, N, H, W) images [n0, n0 + nb) = sum of B dV[xi] B^T over the
- * tiles (overwritten). One plane per task: overlapping tiles add within it. */
 static void input_transform_adj(const aug__conv_geom *g, int n, int n0, int nb, const real *dv, real *din)
 {
 	const struct tiling tl = tiling_of(g, nb, g->c);
-	const int th = tl.th, tw = tl.tw;
-	const size_t tc = tl.tc, xstride = tl.xstride, plane = (size_t)g->h * g->w;
+	const size_t plane = (size_t)g->h * g->w, pt = (size_t)tl.th * tl.tw;
 
 #pragma omp parallel for collapse(2) schedule(static)
-	for (int c = 0; c < g->c; c++) {
-		for (int j = 0; j < nb; j++) {
-			real *dst = din + ((size_t)c * n + n0 + j) * plane;
-			const real *src = dv + (size_t)c * tc + (size_t)j * th * tw;
-
-			memset(dst, 0, sizeof(real) * plane);
-			for (int ti = 0; ti < th; ti++) {
-				for (int tj = 0; tj < tw; tj++) {
-					const int y0 = 2 * ti - g->pad, x0 = 2 * tj - g->pad;
-					real r[4][4], d[4][4];
-
-					tile_get(src, xstride, (size_t)ti * tw + tj, r);
-					bt_tile_adj(r, d);
-					for (int a = 0; a < 4; a++) {
-						const int y = y0 + a;
-
-						if (y < 0 || y >= g->h)
-							continue;
-						for (int b = 0; b < 4; b++) {
-							const int x = x0 + b;
-
-							if (x >= 0 && x < g->w)
-								dst[(size_t)y * g->w + x] += d[a][b];
-						}
-					}
-				}
-			}
-		}
-	}
+	for (int c = 0; c < g->c; c++)
+		for (int j = 0; j < nb; j++)
+			input_adj_plane(g, tl.th, tl.tw, tl.xstride, dv + (size_t)c * tl.tc + (size_t)j * pt,
+					din + ((size_t)c * n + n0 + j) * plane);
 }
 
-/* out (K, N, P, Q) images [n0, n0 + nb) = A^T M[xi] A, overwritten. */
 static void output_transform(const aug__conv_geom *g, int n, int n0, int nb, const real *m, real *out)
 {
 	const struct tiling tl = tiling_of(g, nb, g->k);
-	const int th = tl.th, tw = tl.tw;
-	const size_t tc = tl.tc, xstride = tl.xstride, pq = (size_t)g->p * g->q;
+	const size_t pq = (size_t)g->p * g->q, pt = (size_t)tl.th * tl.tw;
 
 #pragma omp parallel for collapse(2) schedule(static)
-	for (int k = 0; k < g->k; k++) {
-		for (int j = 0; j < nb; j++) {
-			real *dst = out + ((size_t)k * n + n0 + j) * pq;
-			const real *src = m + (size_t)k * tc + (size_t)j * th * tw;
-
-			for (int ti = 0; ti < th; ti++) {
-				for (int tj = 0; tj < tw; tj++) {
-					real r[4][4], y[2][2];
-
-					tile_get(src, xstride, (size_t)ti * tw + tj, r);
-					at_tile(r, y);
-					for (int a = 0; a < 2; a++) {
-						const int py = 2 * ti + a;
-
-						if (py >= g->p)
-							continue;
-						for (int b = 0; b < 2; b++) {
-							const int px = 2 * tj + b;
-
-							if (px < g->q)
-								dst[(size_t)py * g->q + px] = y[a][b];
-						}
-					}
-				}
-			}
-		}
-	}
+	for (int k = 0; k < g->k; k++)
+		for (int j = 0; j < nb; j++)
+			output_plane(g, tl.th, tl.tw, tl.xstride, m + (size_t)k * tl.tc + (size_t)j * pt,
+				     out + ((size_t)k * n + n0 + j) * pq);
 }
 
-/* dM[xi] (K, T) = A dY A^T for images [n0, n0 + nb) of dout (K, N, P, Q);
- * outputs past the edge of a partial tile count as zero. */
 static void output_transform_adj(const aug__conv_geom *g, int n, int n0, int nb, const real *dout, real *dm)
 {
 	const struct tiling tl = tiling_of(g, nb, g->k);
-	const int th = tl.th, tw = tl.tw;
-	const size_t tc = tl.tc, xstride = tl.xstride, pq = (size_t)g->p * g->q;
+	const size_t pq = (size_t)g->p * g->q, pt = (size_t)tl.th * tl.tw;
 
 #pragma omp parallel for collapse(2) schedule(static)
-	for (int k = 0; k < g->k; k++) {
-		for (int j = 0; j < nb; j++) {
-			const real *src = dout + ((size_t)k * n + n0 + j) * pq;
-			real *dst = dm + (size_t)k * tc + (size_t)j * th * tw;
-
-			for (int ti = 0; ti < th; ti++) {
-				for (int tj = 0; tj < tw; tj++) {
-					real y[2][2], r[4][4];
-
-					for (int a = 0; a < 2; a++) {
-						const int py = 2 * ti + a;
-
-						for (int b = 0; b < 2; b++) {
-							const int px = 2 * tj + b;
-
-							y[a][b] = py < g->p && px < g->q ? src[(size_t)py * g->q + px] : 0;
-						}
-					}
-					at_tile_adj(y, r);
-					tile_put(dst, xstride, (size_t)ti * tw + tj, r);
-				}
-			}
-		}
-	}
+	for (int k = 0; k < g->k; k++)
+		for (int j = 0; j < nb; j++)
+			output_adj_plane(g, tl.th, tl.tw, tl.xstride, dout + ((size_t)k * n + n0 + j) * pq,
+					 dm + (size_t)k * tl.tc + (size_t)j * pt);
 }
 
 void NN(wino_forward)(const aug__conv_geom *g, int n, int nb, real *out, const real *in, const real *weight,
