@@ -20,17 +20,20 @@
  * exact gradients of the computation above, which equals the convolution
  * up to rounding (float32 differs from im2col by ~1e-6 relative).
  *
- * The 16 GEMMs of a step run one per thread (a GEMM called inside a
- * parallel region is single-threaded, see gemm.c), so every product is
- * made by one thread whatever the thread count, and the weight gradient is
- * summed over chunks in chunk order: results do not depend on the number of
- * threads. Workspace (aug__wino_cols): V and M for a chunk of images, then
- * U and dU, in that order with nothing after M but U (the vector reads of
- * the transforms below rely on it). Backward transforms the input again
- * rather than keep V from forward: V is 4x the layer's input (12.8 MB for
- * the reference model's second convolution at batch 128, per layer), and
- * transforming it twice costs a few percent of a step; im2col's columns are
- * rebuilt for the same reason.
+ * The work is cut by images (see "groups and slices" below): a thread
+ * takes a group of images and runs them a slice at a time through the
+ * input transform, the 16 GEMMs and the output transform, so a slice's V
+ * and M (AUG__WINO_SLICE elements at most) are written and read in the
+ * same core's cache; cut by GEMMs instead, each thread read back what the
+ * other had just written, and the transforms did not speed up at all from
+ * one thread to two. Workspace (aug__wino_cols): U, then per group a
+ * slice's V and M and the group's dU, in that order (the vector reads of
+ * the transforms rely on V being followed by M, and M by dU). Backward
+ * transforms the input again rather than keep V from forward: kept, V would
+ * be 4x the layer's input (12.8 MB for the reference model's second
+ * convolution at batch 128) and leave the cache; transformed again, it
+ * costs a few percent of a step. im2col's columns are rebuilt for the same
+ * reason.
  *
  *   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
  *   G   = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
@@ -527,15 +530,14 @@ AUG__HOT static void output_adj_plane(const aug__conv_geom *g, int th, int tw, s
 	}
 }
 
-/* The four transforms over a chunk of nb images, [n0, n0 + nb) of n: one
- * plane per task. V (C, T) from in (C, N, H, W); din from dV; out (K, N,
- * P, Q) from M (K, T); dM from dout. */
+/* The four transforms over a slice of nb images, [n0, n0 + nb) of n, one
+ * plane after another (the slice is one task). V (C, T) from in (C, N, H,
+ * W); din from dV; out (K, N, P, Q) from M (K, T); dM from dout. */
 static void input_transform(const aug__conv_geom *g, int n, int n0, int nb, const real *in, real *v)
 {
 	const struct tiling tl = tiling_of(g, nb, g->c);
 	const size_t plane = (size_t)g->h * g->w, pt = (size_t)tl.th * tl.tw;
 
-#pragma omp parallel for collapse(2) schedule(static)
 	for (int c = 0; c < g->c; c++)
 		for (int j = 0; j < nb; j++)
 			input_plane(g, tl.th, tl.tw, tl.xstride, in + ((size_t)c * n + n0 + j) * plane,
@@ -547,7 +549,6 @@ static void input_transform_adj(const aug__conv_geom *g, int n, int n0, int nb, 
 	const struct tiling tl = tiling_of(g, nb, g->c);
 	const size_t plane = (size_t)g->h * g->w, pt = (size_t)tl.th * tl.tw;
 
-#pragma omp parallel for collapse(2) schedule(static)
 	for (int c = 0; c < g->c; c++)
 		for (int j = 0; j < nb; j++)
 			input_adj_plane(g, tl.th, tl.tw, tl.xstride, dv + (size_t)c * tl.tc + (size_t)j * pt,
@@ -559,7 +560,6 @@ static void output_transform(const aug__conv_geom *g, int n, int n0, int nb, con
 	const struct tiling tl = tiling_of(g, nb, g->k);
 	const size_t pq = (size_t)g->p * g->q, pt = (size_t)tl.th * tl.tw;
 
-#pragma omp parallel for collapse(2) schedule(static)
 	for (int k = 0; k < g->k; k++)
 		for (int j = 0; j < nb; j++)
 			output_plane(g, tl.th, tl.tw, tl.xstride, m + (size_t)k * tl.tc + (size_t)j * pt,
@@ -571,67 +571,107 @@ static void output_transform_adj(const aug__conv_geom *g, int n, int n0, int nb,
 	const struct tiling tl = tiling_of(g, nb, g->k);
 	const size_t pq = (size_t)g->p * g->q, pt = (size_t)tl.th * tl.tw;
 
-#pragma omp parallel for collapse(2) schedule(static)
 	for (int k = 0; k < g->k; k++)
 		for (int j = 0; j < nb; j++)
 			output_adj_plane(g, tl.th, tl.tw, tl.xstride, dout + ((size_t)k * n + n0 + j) * pq,
 					 dm + (size_t)k * tl.tc + (size_t)j * pt);
 }
 
+/* ---- groups and slices ---------------------------------------------------
+ *
+ * The batch is cut into AUG__WINO_GROUPS groups of images (fewer for a
+ * smaller batch), fixed by n alone; each group is one task that runs its
+ * images slice by slice (nb at a time) through transform, 16 GEMMs and
+ * transform back, in its own part of the workspace, so the data a thread
+ * writes is the data it reads next, in its own cache. A GEMM called inside
+ * the parallel region is single-threaded (gemm.c). The weight gradient is
+ * summed per group over its slices in order, then over the groups in
+ * order: the bits do not depend on the number of threads. */
+static int groups_of(int n)
+{
+	return n < AUG__WINO_GROUPS ? n : AUG__WINO_GROUPS;
+}
+
+/* Group gi's part of the workspace: a slice's V and M, then its dU. */
+static real *group_work(const aug__conv_geom *g, int nb, real *work, int gi)
+{
+	const size_t kc16 = (size_t)XI * g->k * g->c;
+
+	return work + kc16 + (size_t)gi * (aug__wino_per_image(g) * (size_t)nb + kc16);
+}
+
 void NN(wino_forward)(const aug__conv_geom *g, int n, int nb, real *out, const real *in, const real *weight,
 		      real *work)
 {
-	const struct tiling one = tiling_of(g, 1, 0);
 	const size_t kc = (size_t)g->k * g->c;
-	real *u = work + aug__wino_cols(g, nb) - 2 * XI * kc;
+	const int groups = groups_of(n);
+	real *u = work;
 
 	filter_transform(g, weight, u);
-	for (int n0 = 0; n0 < n; n0 += nb) {
-		const int cur = n - n0 < nb ? n - n0 : nb;
-		const int tc = (int)(one.tc * cur);
-		real *v = work, *m = work + (size_t)XI * g->c * tc;
+#pragma omp parallel for schedule(dynamic, 1)
+	for (int gi = 0; gi < groups; gi++) {
+		const int lo = (int)((long)n * gi / groups), hi = (int)((long)n * (gi + 1) / groups);
+		real *v = group_work(g, nb, work, gi);
 
-		input_transform(g, n, n0, cur, in, v);
-		/* one single-threaded GEMM per thread (see the top) */
-#pragma omp parallel for schedule(static)
-		for (int xi = 0; xi < XI; xi++)
-			nn_gemm(false, false, g->k, tc, g->c, 1, u + (size_t)xi * kc, g->c,
-				v + (size_t)xi * g->c * tc, tc, 0, m + (size_t)xi * g->k * tc, tc);
-		output_transform(g, n, n0, cur, m, out);
+		for (int n0 = lo; n0 < hi; n0 += nb) {
+			const int cur = hi - n0 < nb ? hi - n0 : nb;
+			const int tc = (int)tiling_of(g, cur, 0).tc;
+			real *m = v + (size_t)XI * g->c * tc;
+
+			input_transform(g, n, n0, cur, in, v);
+			for (int xi = 0; xi < XI; xi++)
+				nn_gemm(false, false, g->k, tc, g->c, 1, u + (size_t)xi * kc, g->c,
+					v + (size_t)xi * g->c * tc, tc, 0, m + (size_t)xi * g->k * tc, tc);
+			output_transform(g, n, n0, cur, m, out);
+		}
 	}
 }
 
 void NN(wino_backward)(const aug__conv_geom *g, int n, int nb, real *din, real *dweight, const real *dout,
 		       const real *in, const real *weight, real *work)
 {
-	const struct tiling one = tiling_of(g, 1, 0);
-	const size_t kc = (size_t)g->k * g->c;
-	real *u = work + aug__wino_cols(g, nb) - 2 * XI * kc, *du = u + XI * kc;
+	const size_t kc = (size_t)g->k * g->c, per = aug__wino_per_image(g) * (size_t)nb;
+	const int groups = groups_of(n);
+	real *u = work, *du0 = group_work(g, nb, work, 0) + per;
 
 	filter_transform(g, weight, u);
-	for (int n0 = 0; n0 < n; n0 += nb) {
-		const int cur = n - n0 < nb ? n - n0 : nb;
-		const int tc = (int)(one.tc * cur);
-		real *v = work, *dm = work + (size_t)XI * g->c * tc;
-		const real beta = n0 == 0 ? 0 : 1;
+#pragma omp parallel for schedule(dynamic, 1)
+	for (int gi = 0; gi < groups; gi++) {
+		const int lo = (int)((long)n * gi / groups), hi = (int)((long)n * (gi + 1) / groups);
+		real *v = group_work(g, nb, work, gi), *du = v + per;
 
-		input_transform(g, n, n0, cur, in, v);
-		output_transform_adj(g, n, n0, cur, dout, dm);
-#pragma omp parallel for schedule(static)
-		for (int xi = 0; xi < XI; xi++) {
-			real *vx = v + (size_t)xi * g->c * tc;
-			const real *dmx = dm + (size_t)xi * g->k * tc;
+		for (int n0 = lo; n0 < hi; n0 += nb) {
+			const int cur = hi - n0 < nb ? hi - n0 : nb;
+			const int tc = (int)tiling_of(g, cur, 0).tc;
+			real *dm = v + (size_t)XI * g->c * tc;
+			const real beta = n0 == lo ? 0 : 1;
 
-			/* dU[xi] (K, C) (+)= dM[xi] (K, T) x V[xi]^T (T, C) */
-			nn_gemm(false, true, g->k, g->c, tc, 1, dmx, tc, vx, tc, beta, du + (size_t)xi * kc,
-				g->c);
-			/* dV[xi] (C, T) = U[xi]^T (C, K) x dM[xi] (K, T), over V[xi] */
+			input_transform(g, n, n0, cur, in, v);
+			output_transform_adj(g, n, n0, cur, dout, dm);
+			for (int xi = 0; xi < XI; xi++) {
+				real *vx = v + (size_t)xi * g->c * tc;
+				const real *dmx = dm + (size_t)xi * g->k * tc;
+
+				/* dU[xi] (K, C) (+)= dM[xi] (K, T) x V[xi]^T (T, C) */
+				nn_gemm(false, true, g->k, g->c, tc, 1, dmx, tc, vx, tc, beta, du + (size_t)xi * kc,
+					g->c);
+				/* dV[xi] (C, T) = U[xi]^T (C, K) x dM[xi] (K, T), over V[xi] */
+				if (din)
+					nn_gemm(true, false, g->c, tc, g->k, 1, u + (size_t)xi * kc, g->c, dmx, tc, 0,
+						vx, tc);
+			}
 			if (din)
-				nn_gemm(true, false, g->c, tc, g->k, 1, u + (size_t)xi * kc, g->c, dmx, tc, 0, vx,
-					tc);
+				input_transform_adj(g, n, n0, cur, v, din);
 		}
-		if (din)
-			input_transform_adj(g, n, n0, cur, v, din);
 	}
-	filter_transform_adj(g, du, dweight);
+	/* the groups' parts of dU, added in group order */
+#pragma omp parallel for schedule(static)
+	for (size_t i = 0; i < XI * kc; i++) {
+		real acc = du0[i];
+
+		for (int gi = 1; gi < groups; gi++)
+			acc += group_work(g, nb, work, gi)[per + i];
+		du0[i] = acc;
+	}
+	filter_transform_adj(g, du0, dweight);
 }
