@@ -525,6 +525,9 @@ Test(fusion, bn_relu_maxpool_equals_the_three_layers)
 	/* odd sizes (floor mode) and the general window path */
 	compare_fused("conv 5 k=3; bn; relu; maxpool 2; gap; linear classes", 3, 9, 7, 4, true);
 	compare_fused("conv 3 k=3 pad=1; bn; relu; maxpool 3 stride=2; flatten; linear classes", 2, 9, 9, 5, true);
+	/* an odd height (a last row in no window) on a narrow plane, both modes */
+	compare_fused("conv 3 k=3 pad=1; bn; relu; maxpool 2; flatten; linear classes", 2, 7, 4, 5, true);
+	compare_fused("conv 3 k=3 pad=1; bn; relu; maxpool 2; flatten; linear classes", 2, 7, 4, 5, false);
 	/* rows too wide for one block of row pairs: one pair per block */
 	compare_fused("conv 2 k=3 pad=1; bn; relu; maxpool 2; gap; linear classes", 1, 9, 1030, 2, true);
 }

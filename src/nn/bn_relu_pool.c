@@ -17,7 +17,12 @@
  */
 #include <string.h>
 
-#include "internal.h"
+#include "vec.h"
+
+#if defined(__GNUC__) && !defined(__clang__)
+/* short rows: keep the copy loops as loops, not libc calls */
+#pragma GCC optimize("no-tree-loop-distribute-patterns")
+#endif
 
 static inline bool beats(real v, real best)
 {
@@ -56,14 +61,17 @@ static void pool_plane(const real *x, int h, int w, int k, int stride, int p, in
 
 /* The 2x2, stride 2 window on an even width, a block of row pairs at a
  * time: normalise the rows into `t` (vectorised, as batchnorm.c and
- * relu.c), take the better of each horizontal pair (on an even width the
- * pairs are consecutive over the whole block), then of the two rows. The
- * first maximum in the order a b / c d wins, as in maxpool2d.c.
+ * relu.c), then VL windows of a row pair at a time: their four corners as
+ * the even and odd columns of the two rows, the better of each horizontal
+ * pair, then of the two rows. The first maximum in the order a b / c d
+ * wins, as in maxpool2d.c.
  *
  * After the ReLU every value is +0 or positive (a NaN becomes 0 too), and
  * such floats order as their bit patterns do as integers: the comparisons
- * and selects are integer ones, which compile to vector blends or cmov
- * without a branch even in the short loops along a row. */
+ * and selects are integer ones, with no branch (a branch here would be a
+ * coin toss). A vector past the end of a row spills into the next row's
+ * outputs, written after it; the plane's last vector is stored lane by
+ * lane. */
 #define POOL_TMP 4096
 
 #ifdef AUG_NN_DOUBLE
@@ -72,50 +80,51 @@ typedef int64_t rbits;
 typedef int32_t rbits;
 #endif
 
-union pool_row {
-	real f[POOL_TMP];
-	rbits b[POOL_TMP];
-};
-
 AUG__HOT static void pool_plane_2x2(const real *x, int w, int p, int q, real rmu, real scale,
 				    real shift, real *out, int32_t *am)
 {
-	union pool_row t, hv;
-	int32_t hi[POOL_TMP / 2];
+	real t[POOL_TMP + 2 * VL];
 	const int per = POOL_TMP / (2 * w); /* row pairs per block */
+	const vbits lane2 = { 0, 2, 4, 6, 8, 10, 12, 14 };
 
+	for (int i = POOL_TMP; i < POOL_TMP + 2 * VL; i++)
+		t[i] = 0;
 	for (int y0 = 0; y0 < p; y0 += per) {
 		const int nr = p - y0 < per ? p - y0 : per, len = 2 * nr * w;
 		const real *src = x + (size_t)2 * y0 * w;
-		const int32_t base = 2 * y0 * w;
 
 #pragma omp simd
 		for (int i = 0; i < len; i++) {
 			const real v = (src[i] - rmu) * scale + shift;
 
-			t.f[i] = v > 0 ? v : 0;
-		}
-#pragma omp simd
-		for (int i = 0; i < len / 2; i++) {
-			const rbits a = t.b[2 * i], b = t.b[2 * i + 1];
-			const int right = b > a;
-
-			hv.b[i] = right ? b : a;
-			hi[i] = 2 * i + right;
+			t[i] = v > 0 ? v : 0;
 		}
 		for (int r = 0; r < nr; r++) {
-			const rbits *top = hv.b + (size_t)2 * r * q, *bot = top + q;
-			const int32_t *itop = hi + (size_t)2 * r * q, *ibot = itop + q;
-			union pool_row *o = (union pool_row *)(out + (size_t)(y0 + r) * q);
-			int32_t *ao = am + (size_t)(y0 + r) * q;
+			const real *top = t + (size_t)2 * r * w, *bot = top + w;
+			const int o0 = (y0 + r) * q;
 
-			/* selects by masks: a branch here would be a coin toss */
-			for (int xx = 0; xx < q; xx++) {
-				const rbits m = -(rbits)(bot[xx] > top[xx]);
-				const int32_t mi = (int32_t)m;
+			for (int xx = 0; xx < q; xx += VL) {
+				const vreal lt = vload(top + 2 * xx), ht = vload(top + 2 * xx + VL);
+				const vreal lb = vload(bot + 2 * xx), hb = vload(bot + 2 * xx + VL);
+				const vbits a = (vbits)EVEN(lt, ht), b = (vbits)ODD(lt, ht);
+				const vbits c = (vbits)EVEN(lb, hb), d = (vbits)ODD(lb, hb);
+				const vbits right0 = b > a, right1 = d > c;
+				const vbits v0 = vselect(right0, a, b), v1 = vselect(right1, c, d);
+				const vbits down = v1 > v0;
+				/* the winner's offset in its window: 0, 1, w or w + 1 */
+				const vbits off = vselect(down, right0 & 1, (right1 & 1) + w);
+				const vbits idx = 2 * (y0 + r) * w + 2 * xx + lane2 + off;
+				const vreal v = (vreal)vselect(down, v0, v1);
+				const vi32 i32 = __builtin_convertvector(idx, vi32);
 
-				o->b[xx] = top[xx] ^ ((top[xx] ^ bot[xx]) & m);
-				ao[xx] = base + (itop[xx] ^ ((itop[xx] ^ ibot[xx]) & mi));
+				if (o0 + xx + VL <= p * q) {
+					vstore(out + o0 + xx, v);
+					memcpy(am + o0 + xx, &i32, sizeof(i32));
+				} else {
+					vstore_part(out + o0 + xx, v, p * q - o0 - xx);
+					for (int l = 0; l < p * q - o0 - xx; l++)
+						am[o0 + xx + l] = i32[l];
+				}
 			}
 		}
 	}
@@ -162,10 +171,7 @@ void NN(bn_relu_pool_forward)(int c, int n, int h, int w, int k, int stride, int
  * maximum, zero elsewhere. Eight lanes of partial sums, the same in every
  * clone (the bits do not depend on the machine), written with GCC's vector
  * types: as plain loops the compiler left them scalar and branching. */
-#define LANES 8
-typedef real vreal __attribute__((vector_size(LANES * sizeof(real))));
-typedef rbits vbits __attribute__((vector_size(LANES * sizeof(real))));
-typedef double vdouble __attribute__((vector_size(LANES * sizeof(double))));
+#define LANES VL
 
 AUG__HOT static void pooled_grad_sums(const real *x, size_t hw, const real *dout, const real *out,
 				      const int32_t *argmax, int n, size_t pq, real rmu, double *sdy,

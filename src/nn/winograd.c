@@ -41,7 +41,7 @@
  */
 #include <string.h>
 
-#include "internal.h"
+#include "vec.h"
 
 #define XI 16 /* positions of a transformed tile */
 
@@ -146,52 +146,17 @@ static void filter_transform_adj(const aug__conv_geom *g, const real *du, real *
  * tiles (and the tiles of a row cut into segments) are stored lane by lane.
  * Lane for lane the arithmetic is the scalar formula's, so every clone
  * gives the same bits. */
-#define VL 8
 #if defined(__GNUC__) && !defined(__clang__)
-/* vreal crosses only static functions of this file, inlined: the note that
- * passing it changes the ABI without AVX concerns no caller elsewhere */
-#pragma GCC diagnostic ignored "-Wpsabi"
 /* Rows here are a few dozen elements: GCC would turn the copy and zero
  * loops into memcpy and memset calls, which cost more than the loops
  * (4% of a step on two threads). */
 #pragma GCC optimize("no-tree-loop-distribute-patterns")
 #endif
-typedef real vreal __attribute__((vector_size(VL * sizeof(real))));
-#ifdef AUG_NN_DOUBLE
-typedef int64_t vbits __attribute__((vector_size(VL * sizeof(real))));
-#else
-typedef int32_t vbits __attribute__((vector_size(VL * sizeof(real))));
-#endif
-
-#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12)
-#define SHUF(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
-#else
-#define SHUF(a, b, ...) __builtin_shuffle(a, b, (vbits){ __VA_ARGS__ })
-#endif
-#define EVEN(lo, hi) SHUF(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14)
-#define ODD(lo, hi) SHUF(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15)
-#define ZIP_LO(a, b) SHUF(a, b, 0, 8, 1, 9, 2, 10, 3, 11)
-#define ZIP_HI(a, b) SHUF(a, b, 4, 12, 5, 13, 6, 14, 7, 15)
-/* {p[7], c[0], ..., c[6]}: each tile's left neighbour's lane */
-#define FROM_LEFT(p, c) SHUF(p, c, 7, 8, 9, 10, 11, 12, 13, 14)
 
 /* The band buffer, in elements; a tile row's segment is at most SEG tiles
  * wide, so that a band holds at least one tile row (4 rows of 2 SEG + 2). */
 #define BAND 4096
 #define SEG 504
-
-static inline vreal vload(const real *p)
-{
-	vreal v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-static inline void vstore(real *p, vreal v)
-{
-	memcpy(p, &v, sizeof(v));
-}
 
 /* A tile row's segment: tiles [ts, ts + ns) of tw, rounded up to whole
  * vectors; the band buffer's rows are `wp` long. */
@@ -301,8 +266,7 @@ static inline void tiles_put(real *d, size_t xstride, int at, int nl, bool spill
  * writes would stall on store forwarding every time. */
 static inline void tiles_get(const real *s, size_t xstride, int at, int nl, vreal r[4][4])
 {
-	const vbits lane = { 0, 1, 2, 3, 4, 5, 6, 7 };
-	const vbits keep = lane < nl;
+	const vbits keep = lanes_below(nl);
 
 	for (int xi = 0; xi < XI; xi++)
 		r[xi / 4][xi % 4] = (vreal)((vbits)vload(s + (size_t)xi * xstride + at) & keep);
