@@ -10,9 +10,10 @@
 
 #include "internal.h"
 
-#if defined(__GNUC__) && !defined(__clang__)
 /* vreal crosses only static functions, inlined: the note that passing it
- * changes the ABI without AVX concerns no caller elsewhere */
+ * changes the ABI without AVX concerns no caller elsewhere (GCC and clang
+ * both know the warning) */
+#if defined(__GNUC__)
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 
