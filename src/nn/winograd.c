@@ -206,12 +206,14 @@ static inline void band_get(const real *src, int h, int w, int y0, int nrows, in
 				row[c] = 0;
 			continue;
 		}
-		const real *s = src + (size_t)y * w + x0;
+		/* index from the row's start: x0 may be negative, and a
+		 * pointer before the plane is undefined even unread */
+		const real *s = src + (size_t)y * w;
 
 		for (int c = 0; c < lo; c++)
 			row[c] = 0;
 		for (int c = lo; c < hi; c++)
-			row[c] = s[c];
+			row[c] = s[x0 + c];
 		for (int c = hi; c < ncols; c++)
 			row[c] = 0;
 	}
@@ -229,16 +231,17 @@ static inline void band_out(real *dst, int h, int w, int y0, int nrows, int x0, 
 	for (int r = 0; r < nrows; r++) {
 		const int y = y0 + r;
 		const real *row = buf + (size_t)r * ncols;
-		real *d = dst + (size_t)y * w + x0;
+		real *d;
 
 		if (y < 0 || y >= h)
 			continue;
+		d = dst + (size_t)y * w; /* as in band_get */
 		if (add) {
 			for (int c = lo; c < hi; c++)
-				d[c] += row[c];
+				d[x0 + c] += row[c];
 		} else {
 			for (int c = lo; c < hi; c++)
-				d[c] = row[c];
+				d[x0 + c] = row[c];
 		}
 	}
 }
