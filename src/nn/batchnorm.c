@@ -18,31 +18,6 @@
  * same lanes in every clone, so the bits do not depend on the machine. */
 #define LANES 8
 
-AUG__HOT void NN(bn_sums)(const real *x, size_t m, double *sum, double *sq)
-{
-	double s[LANES] = { 0 }, q[LANES] = { 0 }, ts = 0, tq = 0;
-	size_t i = 0;
-
-	for (; i + LANES <= m; i += LANES) {
-		for (int l = 0; l < LANES; l++) {
-			const double v = x[i + l];
-
-			s[l] += v;
-			q[l] += v * v;
-		}
-	}
-	for (int l = 0; i < m; i++, l++) {
-		s[l] += x[i];
-		q[l] += (double)x[i] * x[i];
-	}
-	for (int l = 0; l < LANES; l++) {
-		ts += s[l];
-		tq += q[l];
-	}
-	*sum = ts;
-	*sq = tq;
-}
-
 AUG__HOT void NN(bn_grad_sums)(const real *d, const real *x, double mu, size_t m, double *sdy, double *sdyx)
 {
 	double s[LANES] = { 0 }, t[LANES] = { 0 }, ts = 0, tt = 0;
@@ -66,6 +41,13 @@ AUG__HOT void NN(bn_grad_sums)(const real *d, const real *x, double mu, size_t m
 	}
 	*sdy = ts;
 	*sdyx = tt;
+}
+
+/* sum(x) and sum(x^2): the sums above with d = x and mu = 0, exactly (x -
+ * 0 is x) */
+void NN(bn_sums)(const real *x, size_t m, double *sum, double *sq)
+{
+	NN(bn_grad_sums)(x, x, 0, m, sum, sq);
 }
 
 /* x (C,M) -> out (C,M); saves mean, invstd (C); updates run_mean, run_var */

@@ -504,50 +504,53 @@ AUG__HOT static void output_adj_plane(const aug__conv_geom *g, int th, int tw, s
 }
 
 /* The four transforms over a slice of nb images, [n0, n0 + nb) of n, one
- * plane after another (the slice is one task). V (C, T) from in (C, N, H,
- * W); din from dV; out (K, N, P, Q) from M (K, T); dM from dout. */
+ * plane after another (the slice is one task): `fn` on each (channel,
+ * image) plane, between the layer's tensor (planes of `plane` elements:
+ * in, din, out or dout) and the transformed layout (V, dV, M or dM: `planes`
+ * channels of tc tiles, image j at j * th * tw). `from_tensor` says which
+ * side fn reads. */
+typedef void plane_fn(const aug__conv_geom *g, int th, int tw, size_t xstride, const real *src, real *dst);
+
+static void each_plane(const aug__conv_geom *g, int n, int n0, int nb, int planes, size_t plane,
+		       bool from_tensor, const real *src, real *dst, plane_fn *fn)
+{
+	const struct tiling tl = tiling_of(g, nb, planes);
+	const size_t pt = (size_t)tl.th * tl.tw;
+
+	for (int c = 0; c < planes; c++) {
+		for (int j = 0; j < nb; j++) {
+			const size_t at = ((size_t)c * n + n0 + j) * plane, tiles = (size_t)c * tl.tc + (size_t)j * pt;
+
+			if (from_tensor)
+				fn(g, tl.th, tl.tw, tl.xstride, src + at, dst + tiles);
+			else
+				fn(g, tl.th, tl.tw, tl.xstride, src + tiles, dst + at);
+		}
+	}
+}
+
+/* V (C, T) from in (C, N, H, W) */
 static void input_transform(const aug__conv_geom *g, int n, int n0, int nb, const real *in, real *v)
 {
-	const struct tiling tl = tiling_of(g, nb, g->c);
-	const size_t plane = (size_t)g->h * g->w, pt = (size_t)tl.th * tl.tw;
-
-	for (int c = 0; c < g->c; c++)
-		for (int j = 0; j < nb; j++)
-			input_plane(g, tl.th, tl.tw, tl.xstride, in + ((size_t)c * n + n0 + j) * plane,
-				    v + (size_t)c * tl.tc + (size_t)j * pt);
+	each_plane(g, n, n0, nb, g->c, (size_t)g->h * g->w, true, in, v, input_plane);
 }
 
+/* din from dV, overwritten */
 static void input_transform_adj(const aug__conv_geom *g, int n, int n0, int nb, const real *dv, real *din)
 {
-	const struct tiling tl = tiling_of(g, nb, g->c);
-	const size_t plane = (size_t)g->h * g->w, pt = (size_t)tl.th * tl.tw;
-
-	for (int c = 0; c < g->c; c++)
-		for (int j = 0; j < nb; j++)
-			input_adj_plane(g, tl.th, tl.tw, tl.xstride, dv + (size_t)c * tl.tc + (size_t)j * pt,
-					din + ((size_t)c * n + n0 + j) * plane);
+	each_plane(g, n, n0, nb, g->c, (size_t)g->h * g->w, false, dv, din, input_adj_plane);
 }
 
+/* out (K, N, P, Q) from M (K, T) */
 static void output_transform(const aug__conv_geom *g, int n, int n0, int nb, const real *m, real *out)
 {
-	const struct tiling tl = tiling_of(g, nb, g->k);
-	const size_t pq = (size_t)g->p * g->q, pt = (size_t)tl.th * tl.tw;
-
-	for (int k = 0; k < g->k; k++)
-		for (int j = 0; j < nb; j++)
-			output_plane(g, tl.th, tl.tw, tl.xstride, m + (size_t)k * tl.tc + (size_t)j * pt,
-				     out + ((size_t)k * n + n0 + j) * pq);
+	each_plane(g, n, n0, nb, g->k, (size_t)g->p * g->q, false, m, out, output_plane);
 }
 
+/* dM from dout */
 static void output_transform_adj(const aug__conv_geom *g, int n, int n0, int nb, const real *dout, real *dm)
 {
-	const struct tiling tl = tiling_of(g, nb, g->k);
-	const size_t pq = (size_t)g->p * g->q, pt = (size_t)tl.th * tl.tw;
-
-	for (int k = 0; k < g->k; k++)
-		for (int j = 0; j < nb; j++)
-			output_adj_plane(g, tl.th, tl.tw, tl.xstride, dout + ((size_t)k * n + n0 + j) * pq,
-					 dm + (size_t)k * tl.tc + (size_t)j * pt);
+	each_plane(g, n, n0, nb, g->k, (size_t)g->p * g->q, true, dout, dm, output_adj_plane);
 }
 
 /* ---- groups and slices ---------------------------------------------------
