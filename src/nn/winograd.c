@@ -11,7 +11,7 @@
  *     M[xi] (K, T) = U[xi] (K, C) x V[xi] (C, T)
  *
  * U = G g G^T the transformed filters, V = B^T d B the transformed input
- * tiles, T the tiles of a chunk of images. That is 16 * K * C * T
+ * tiles, T the tiles of a slice of images. That is 16 * K * C * T
  * multiply-adds where im2col + GEMM does 36 * K * C * T: 2.25x fewer.
  *
  * Everything is linear, so the backward pass is the adjoint of each step:
@@ -264,9 +264,10 @@ static inline void tiles_put(real *d, size_t xstride, int at, int nl, bool spill
 
 /* Lanes past the last `nl` read as zeros. The vectors are read whole:
  * past a plane's last tile lie the next plane's, or the next position's,
- * and past the last position's of V or M lies M or U (see wino_forward),
- * so a read stays inside the workspace, and a load made of lane-by-lane
- * writes would stall on store forwarding every time. */
+ * and past the last position's of V (or dV) lies M, past M's the group's
+ * dU (see the top of the file), so a read stays inside the workspace; a
+ * load made of lane-by-lane writes would stall on store forwarding every
+ * time. */
 static inline void tiles_get(const real *s, size_t xstride, int at, int nl, vreal r[4][4])
 {
 	const vbits keep = lanes_below(nl);
