@@ -1,7 +1,10 @@
 /* The one seam for matrix products.
  *
- * Every GEMM in the trainer goes through aug__sgemm, which is cblas_sgemm
- * from OpenBLAS. We link Debian's OpenMP flavour of OpenBLAS
+ * Every GEMM in the trainer goes through aug__sgemm: the products our own
+ * AVX-512 kernel takes (sgemm_avx512.c: alpha 1, beta 0 or 1, a short inner
+ * dimension or a narrow transposed B, a CPU with AVX-512) run there, the
+ * rest is cblas_sgemm from OpenBLAS. AUG_GEMM=blas in the environment sends
+ * everything to OpenBLAS (benchmarks compare the two that way). We link Debian's OpenMP flavour of OpenBLAS
  * (libopenblas-openmp-dev, see meson.build): our own loops are OpenMP, and
  * with that flavour the library and OpenBLAS share one libgomp thread pool
  * and one thread count (omp_set_num_threads), and a GEMM called inside one
@@ -29,6 +32,8 @@ void aug__sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, co
 		int lda, const float *b, int ldb, float beta, float *c, int ldc)
 {
 	if (m <= 0 || n <= 0)
+		return;
+	if (aug__sgemm_own(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc))
 		return;
 	cblas_sgemm(CblasRowMajor, tr(trans_a), tr(trans_b), m, n, k, alpha, a, lda, b, ldb,
 		    beta, c, ldc);
