@@ -30,11 +30,13 @@
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #include <immintrin.h>
+#include <omp.h>
 
 #define MR 12
 #define NR 32
 #define OWN_KMAX 256
 #define OWN_KMIN 16 /* below, C's stores dominate: OpenBLAS does better */
+#define OWN_PAR_WORK (1 << 20) /* multiply-adds worth sharing among threads */
 #define OWN_TSCRATCH 8192 /* floats of transposed B on the stack: 32 KB */
 
 /* C[r][0..NR) for r < mr (+)= sum over p of A(r, p) B[p][0..NR), columns
@@ -111,19 +113,26 @@ static __mmask16 lanes(int w)
 	return w >= 16 ? (__mmask16)0xffff : w <= 0 ? (__mmask16)0 : (__mmask16)((1u << w) - 1);
 }
 
-/* C (m x n) (+)= op(A) (m x k) B (k x n), B row-major, k <= OWN_KMAX. */
+/* C (m x n) (+)= op(A) (m x k) B (k x n), B row-major, k <= OWN_KMAX.
+ * Blocks column panel by column panel, so that a thread's consecutive
+ * blocks share B's panel; called outside a parallel region with enough
+ * work, the blocks are shared among the threads (each element is still
+ * made by one block, in the same order: the same bits). */
 static void gemm_nn(bool ta, int m, int n, int k, const float *a, int lda, const float *b, int ldb, bool add_c,
 		    float *c, int ldc)
 {
-	for (int j = 0; j < n; j += NR) {
-		const __mmask16 m0 = lanes(n - j), m1 = lanes(n - j - 16);
+	const int ni = (m + MR - 1) / MR, nj = (n + NR - 1) / NR;
+	const long nblocks = (long)ni * nj;
+	const bool par = (double)m * n * k >= OWN_PAR_WORK && nblocks > 1 && !omp_in_parallel();
 
-		for (int i = 0; i < m; i += MR) {
-			const int mr = m - i < MR ? m - i : MR;
-			const float *ai = ta ? a + i : a + (size_t)i * (size_t)lda;
+#pragma omp parallel for schedule(static) if (par)
+	for (long bi = 0; bi < nblocks; bi++) {
+		const int i = (int)(bi % ni) * MR, j = (int)(bi / ni) * NR;
+		const int mr = m - i < MR ? m - i : MR;
+		const float *ai = ta ? a + i : a + (size_t)i * (size_t)lda;
 
-			blocks[mr](ta, k, ai, lda, b + j, ldb, c + (size_t)i * (size_t)ldc + j, ldc, add_c, m0, m1);
-		}
+		blocks[mr](ta, k, ai, lda, b + j, ldb, c + (size_t)i * (size_t)ldc + j, ldc, add_c, lanes(n - j),
+			   lanes(n - j - 16));
 	}
 }
 
