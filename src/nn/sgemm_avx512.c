@@ -1,19 +1,21 @@
-/* Our own single-precision GEMM for the small products of the trainer.
+/* Our own single-precision GEMM for the trainer's products.
  *
  * The Winograd convolution multiplies, 16 times per slice of images,
  * matrices of a few dozen rows by a few hundred columns with an inner
- * dimension of 32 to 256 (K x C by C x T, C x K by K x T, K x T by T x C).
+ * dimension of 32 to 256 (K x C by C x T, C x K by K x T, K x T by T x C);
+ * the linear layers multiply 128 x 3136 by 3136 x 128 and the like.
  * OpenBLAS, with the Haswell (AVX2) kernels this environment pins it to,
- * runs these at ~100 GFLOP/s a core; this file's AVX-512 kernel runs them
- * at ~230 (bench/nn_bench.md).
+ * runs these at ~100 GFLOP/s a core; this file's AVX-512 kernel runs the
+ * Winograd ones at ~230 (bench/nn_bench.md).
  *
  * One kernel: a block of up to MR rows of C by NR = 32 columns (two
  * vectors of 16) held in 24 registers, over the whole inner dimension; each
  * step loads one row of B's panel and broadcasts one element of A per row.
- * B's panel (k x 32 floats, k <= OWN_KMAX) stays in L1 while the row blocks
- * go by. A may be given transposed (its element is a broadcast either way).
- * A transposed B (C = A B^T, the weight gradient) is first transposed into
- * a stack scratch, in chunks of the inner dimension.
+ * B's panel (k x 32 floats) stays in L1 while the row blocks go by when k
+ * is up to a few hundred, in L2 beyond. A may be given transposed (its
+ * element is a broadcast either way). A transposed B (C = A B^T, the
+ * weight gradients) is first transposed into a stack scratch, a strip of
+ * C's columns and a chunk of the inner dimension at a time.
  *
  * Every element of C is one chain of fused multiply-adds in the order of
  * the inner index, then beta * C added: the same bits whatever the
@@ -34,10 +36,10 @@
 
 #define MR 12
 #define NR 32
-#define OWN_KMAX 256
+#define OWN_KMAX 256 /* inner dimension of one chunk of transposed B */
 #define OWN_KMIN 16 /* below, C's stores dominate: OpenBLAS does better */
 #define OWN_PAR_WORK (1 << 20) /* multiply-adds worth sharing among threads */
-#define OWN_TSCRATCH 8192 /* floats of transposed B on the stack: 32 KB */
+#define OWN_TSCRATCH 16384 /* floats of transposed B on the stack: 64 KB */
 
 /* C[r][0..NR) for r < mr (+)= sum over p of A(r, p) B[p][0..NR), columns
  * masked by m0, m1. */
@@ -113,7 +115,7 @@ static __mmask16 lanes(int w)
 	return w >= 16 ? (__mmask16)0xffff : w <= 0 ? (__mmask16)0 : (__mmask16)((1u << w) - 1);
 }
 
-/* C (m x n) (+)= op(A) (m x k) B (k x n), B row-major, k <= OWN_KMAX.
+/* C (m x n) (+)= op(A) (m x k) B (k x n), B row-major.
  * Blocks column panel by column panel, so that a thread's consecutive
  * blocks share B's panel; called outside a parallel region with enough
  * work, the blocks are shared among the threads (each element is still
@@ -190,26 +192,31 @@ bool aug__sgemm_own(bool trans_a, bool trans_b, int m, int n, int k, float alpha
 	if (alpha != 1 || (beta != 0 && beta != 1) || m <= 0 || n <= 0 || k <= 0 || !aug__sgemm_own_available())
 		return false;
 	if (!trans_b) {
-		if (k < OWN_KMIN || k > OWN_KMAX)
+		if (k < OWN_KMIN)
 			return false;
 		gemm_nn(trans_a, m, n, k, a, lda, b, ldb, beta != 0, c, ldc);
 		return true;
 	}
-	if (trans_a || n > OWN_TSCRATCH / 16)
+	if (trans_a)
 		return false;
 	{
-		/* C = A B^T: B^T in chunks of the inner dimension, each
+		/* C = A B^T: B^T a strip of C's columns and a chunk of the
+		 * inner dimension at a time, as big as the scratch holds, each
 		 * chunk's sums added to C after the first. */
 		float t[OWN_TSCRATCH];
-		int chunk = OWN_TSCRATCH / n;
+		const int kk = k < OWN_KMAX ? k : OWN_KMAX;
+		const int ns = n * kk <= OWN_TSCRATCH ? n : OWN_TSCRATCH / kk / NR * NR;
+		const int chunk = OWN_TSCRATCH / ns < OWN_KMAX ? OWN_TSCRATCH / ns : OWN_KMAX;
 
-		if (chunk > OWN_KMAX)
-			chunk = OWN_KMAX;
-		for (int p0 = 0; p0 < k; p0 += chunk) {
-			const int rows = k - p0 < chunk ? k - p0 : chunk;
+		for (int j0 = 0; j0 < n; j0 += ns) {
+			const int w = n - j0 < ns ? n - j0 : ns;
 
-			transpose(b, ldb, n, p0, rows, t);
-			gemm_nn(false, m, n, rows, a + p0, lda, t, n, beta != 0 || p0 > 0, c, ldc);
+			for (int p0 = 0; p0 < k; p0 += chunk) {
+				const int rows = k - p0 < chunk ? k - p0 : chunk;
+
+				transpose(b + (size_t)j0 * (size_t)ldb, ldb, w, p0, rows, t);
+				gemm_nn(false, m, w, rows, a + p0, lda, t, w, beta != 0 || p0 > 0, c + j0, ldc);
+			}
 		}
 	}
 	return true;
