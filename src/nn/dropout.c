@@ -20,10 +20,14 @@ void NN(dropout_forward)(int c, int n, size_t s, double p, uint64_t seed, uint64
 	const double keep_p = 1.0 - p;
 	const real scale = (real)(1.0 / keep_p);
 
-#pragma omp parallel for collapse(2) schedule(static)
-	for (int ch = 0; ch < c; ch++) {
-		for (int j = 0; j < n; j++) {
-			aug_rng rng = aug_rng_stream(seed, step, layer, (uint64_t)j);
+	/* Sample by sample: the stream is made once per sample (making it
+	 * is most of the cost of one draw), then positioned at each channel. */
+#pragma omp parallel for schedule(static)
+	for (int j = 0; j < n; j++) {
+		const aug_rng stream = aug_rng_stream(seed, step, layer, (uint64_t)j);
+
+		for (int ch = 0; ch < c; ch++) {
+			aug_rng rng = stream;
 			const size_t base = ((size_t)ch * n + j) * s;
 
 			rng.counter = (uint64_t)ch * s;
