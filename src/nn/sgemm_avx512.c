@@ -118,8 +118,9 @@ static __mmask16 lanes(int w)
 /* C (m x n) (+)= op(A) (m x k) B (k x n), B row-major.
  * Blocks column panel by column panel, so that a thread's consecutive
  * blocks share B's panel; called outside a parallel region with enough
- * work, the blocks are shared among the threads (each element is still
- * made by one block, in the same order: the same bits). */
+ * work, the blocks are handed out to the threads two at a time, so that a
+ * thread the machine slows down takes fewer (each element is still made by
+ * one block, in the same order: the same bits). */
 static void gemm_nn(bool ta, int m, int n, int k, const float *a, int lda, const float *b, int ldb, bool add_c,
 		    float *c, int ldc)
 {
@@ -127,7 +128,7 @@ static void gemm_nn(bool ta, int m, int n, int k, const float *a, int lda, const
 	const long nblocks = (long)ni * nj;
 	const bool par = (double)m * n * k >= OWN_PAR_WORK && nblocks > 1 && !omp_in_parallel();
 
-#pragma omp parallel for schedule(static) if (par)
+#pragma omp parallel for schedule(dynamic, 2) if (par)
 	for (long bi = 0; bi < nblocks; bi++) {
 		const int i = (int)(bi % ni) * MR, j = (int)(bi / ni) * NR;
 		const int mr = m - i < MR ? m - i : MR;
