@@ -277,6 +277,8 @@ static aug_status run_planes(aug_executor *ex, const void *buf, size_t len, cons
 			st = aug__taps_build(&ex->ty, &pl->y, pl->filter, &gy);
 	}
 	if (!st)
+		st = aug__taps_blocks(&ex->tx);
+	if (!st)
 		st = reserve(&ex->planes.p, &ex->planes_cap, (size_t)3 * (size_t)pl->out_w * (size_t)pl->out_h);
 	if (!st)
 		st = reserve(&ex->scratch, &ex->scratch_cap, aug__fplanes_scratch(src, &ex->tx, &ex->ty));

@@ -254,7 +254,7 @@ void aug__plan_build(const aug_pipeline *p, const aug_sample *s, struct plan *pl
  * bw[same index], for t < bntaps[b]; lanes past their count have weight 0
  * and index their first tap; bwfill[b * AUG__LANES + l] is the lane's fill
  * weight. A block's indices all lie below AUG__BLOCK_SPAN, or `blocked` is
- * false. */
+ * false; aug__taps_blocks() makes them, for the x axis only. */
 #define AUG__LANES 16
 #define AUG__BLOCK_SPAN 64
 
@@ -294,6 +294,10 @@ struct grid {
 
 aug_status aug__taps_build(struct taps *t, const struct axis_plan *ax, enum filter f, const struct grid *g);
 void aug__taps_free(struct taps *t);
+
+/* The blocked form of built (or moved) taps, for the AVX-512 horizontal
+ * pass; only the x axis needs it. Until it is made, t->blocked is false. */
+aug_status aug__taps_blocks(struct taps *t);
 
 /* Taps built on a full-size grid moved onto a grid whose pixel 0 is source
  * pixel `origin` (a region decoded at scale 1 starting there): the taps

@@ -254,8 +254,7 @@ void aug__taps_free(struct taps *t)
 	memset(t, 0, sizeof(*t));
 }
 
-/* The blocked form of the taps (see struct taps). */
-static aug_status build_blocks(struct taps *t)
+aug_status aug__taps_blocks(struct taps *t)
 {
 	int nblk = (t->n + AUG__LANES - 1) / AUG__LANES;
 	size_t nw = (size_t)nblk * (size_t)t->max_taps * AUG__LANES;
@@ -335,8 +334,8 @@ void aug__taps_shift(struct taps *t, int origin)
 {
 	for (int i = 0; i < t->n; i++)
 		t->first[i] = t->count[i] ? t->first[i] - origin : 0;
-	for (int b = 0; b < t->nblk; b++)
-		t->bbase[b] = t->bntaps[b] ? t->bbase[b] - origin : 0;
+	t->blocked = false; /* built again from the moved taps */
+	t->nblk = 0;
 }
 
 static aug_status taps_reserve(struct taps *t, int n, int max_taps)
@@ -484,7 +483,9 @@ aug_status aug__taps_build(struct taps *t, const struct axis_plan *ax, enum filt
 	}
 	t->fill_lo = ax->frame_lo < 0 ? 0 : ax->frame_lo > ax->n_out ? ax->n_out : ax->frame_lo;
 	t->fill_hi = ax->frame_hi < t->fill_lo ? t->fill_lo : ax->frame_hi > ax->n_out ? ax->n_out : ax->frame_hi;
-	return build_blocks(t);
+	t->blocked = false;
+	t->nblk = 0;
+	return AUG_OK;
 }
 
 bool aug__plan_source_range(const struct axis_plan *ax, enum filter f, int image_n, struct taps *scratch, int *lo,
@@ -537,6 +538,8 @@ aug_status aug_planned_apply(const aug_pipeline *p, const aug_sample *s, const a
 	gx = (struct grid){ src->width, 0, 1, src->width };
 	gy = (struct grid){ src->height, 0, 1, src->height };
 	st = aug__taps_build(&tx, &pl.x, pl.filter, &gx);
+	if (!st)
+		st = aug__taps_blocks(&tx);
 	if (!st)
 		st = aug__taps_build(&ty, &pl.y, pl.filter, &gy);
 	if (!st) {
