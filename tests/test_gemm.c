@@ -262,6 +262,10 @@ Test(gemm, own_kernel_declines_what_it_does_not_do)
 	cr_assert_not(aug__sgemm_own(false, false, 4, 8, 20, 1, a, 20, b, 8, 0.5f, c, 8), "beta 0.5");
 	cr_assert_not(aug__sgemm_own(false, false, 4, 8, 9, 1, a, 9, b, 8, 0, c, 8), "k 9");
 	cr_assert_not(aug__sgemm_own(true, true, 4, 8, 20, 1, a, 4, b, 20, 0, c, 8), "A^T B^T");
+	/* past 2^24 in any dimension (n * 256 would overflow an int): declined
+	 * before anything is read */
+	cr_assert_not(aug__sgemm_own(false, true, 1, (1 << 24) + 1, 256, 1, a, 256, b, 256, 0, c, 8), "n 2^24+1");
+	cr_assert_not(aug__sgemm_own(false, false, (1 << 24) + 1, 8, 20, 1, a, 20, b, 8, 0, c, 8), "m 2^24+1");
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
 		cr_assert_eq(c[i], 7, "C written by a product that was declined");
 	/* and the seam still does them, through OpenBLAS */

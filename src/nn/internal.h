@@ -43,7 +43,8 @@ void aug__dgemm_ref(bool trans_a, bool trans_b, int m, int n, int k, double alph
 
 /* sgemm_avx512.c: the product in our own AVX-512 kernel when it takes it
  * (alpha 1, beta 0 or 1, k >= 16 unless B is transposed, not both
- * transposed) and the CPU has AVX-512; false, with C untouched, otherwise. */
+ * transposed, sizes up to 2^24) and the CPU has AVX-512; false, with C
+ * untouched, otherwise. */
 bool aug__sgemm_own(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a, int lda,
 		    const float *b, int ldb, float beta, float *c, int ldc);
 /* Whether aug__sgemm_own can run here (AVX-512, and AUG_GEMM is not "blas"). */

@@ -18,9 +18,11 @@
  * C's columns and a chunk of the inner dimension at a time.
  *
  * Every element of C is one chain of fused multiply-adds in the order of
- * the inner index, then beta * C added: the same bits whatever the
- * threads, the blocking or the alignment. Only alpha 1 and beta 0 or 1;
- * everything else, and any CPU without AVX-512, goes to OpenBLAS (gemm.c).
+ * the inner index, then beta * C added (for A B^T past 256 inner
+ * elements, one chain per chunk of 256, each added to C in turn): the same
+ * bits whatever the threads, the blocking or the alignment. Only alpha 1
+ * and beta 0 or 1, and sizes up to 2^24; everything else, and any CPU
+ * without AVX-512, goes to OpenBLAS (gemm.c).
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -40,6 +42,7 @@
 #define OWN_KMIN 16 /* below, C's stores dominate: OpenBLAS does better */
 #define OWN_PAR_WORK (1 << 20) /* multiply-adds worth sharing among threads */
 #define OWN_TSCRATCH 16384 /* floats of transposed B on the stack: 64 KB */
+#define OWN_DIM_MAX (1 << 24) /* m, n, k: far past any layer, and no int overflows */
 
 /* C[r][0..NR) for r < mr (+)= sum over p of A(r, p) B[p][0..NR), columns
  * masked by m0, m1. */
@@ -190,7 +193,8 @@ __attribute__((target("avx512f"))) static void transpose(const float *restrict b
 bool aug__sgemm_own(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a, int lda,
 		    const float *b, int ldb, float beta, float *c, int ldc)
 {
-	if (alpha != 1 || (beta != 0 && beta != 1) || m <= 0 || n <= 0 || k <= 0 || !aug__sgemm_own_available())
+	if (alpha != 1 || (beta != 0 && beta != 1) || m <= 0 || n <= 0 || k <= 0 || m > OWN_DIM_MAX ||
+	    n > OWN_DIM_MAX || k > OWN_DIM_MAX || !aug__sgemm_own_available())
 		return false;
 	if (!trans_b) {
 		if (k < OWN_KMIN)
@@ -206,7 +210,7 @@ bool aug__sgemm_own(bool trans_a, bool trans_b, int m, int n, int k, float alpha
 		 * chunk's sums added to C after the first. */
 		float t[OWN_TSCRATCH];
 		const int kk = k < OWN_KMAX ? k : OWN_KMAX;
-		const int ns = n * kk <= OWN_TSCRATCH ? n : OWN_TSCRATCH / kk / NR * NR;
+		const int ns = (size_t)n * (size_t)kk <= OWN_TSCRATCH ? n : OWN_TSCRATCH / kk / NR * NR;
 		const int chunk = OWN_TSCRATCH / ns < OWN_KMAX ? OWN_TSCRATCH / ns : OWN_KMAX;
 
 		for (int j0 = 0; j0 < n; j0 += ns) {
