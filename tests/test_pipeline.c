@@ -931,6 +931,74 @@ CTest(planned, close_for_resize_and_colour)
 	aug_image_free(src);
 }
 
+CTest(planned, resize_with_whole_blocks_of_padding)
+{
+	/* The crop box runs 60 pixels past the right edge of a 200-wide
+	 * image and is halved: outputs 20..49 of each row are padding only,
+	 * so the horizontal pass's blocks of 16 outputs from 32 on have no
+	 * taps, while the row's taps start at source column 160. Such a
+	 * block once placed its window at column 0, 160 floats before the
+	 * row the pass reads (never used, but read). Narrow and wide blocks,
+	 * shrinking by 2 and by 3. */
+	aug_image *src = pattern(200, 100, 3);
+	const char *specs[] = { "crop 100x60 pad=60 position=tr; resize 50x30",
+				"crop 120x60 pad=90 position=tr; resize 40x20", "random_resized_crop 224" };
+
+	/* Every block's window within the row the pass reads: from the
+	 * first source column any tap touches to AUG__BLOCK_SPAN past the
+	 * last (the row's slack); every block has the same tap count, and
+	 * a lane's taps past its own count weigh 0. */
+	for (size_t k = 0; k < sizeof(specs) / sizeof(specs[0]); k++) {
+		aug_pipeline *p = parse_ok(specs[k]);
+		aug_sample *s;
+		struct plan pl;
+		struct taps tx = { 0 };
+		struct grid gx = { 200, 0, 1, 200 };
+		int lo = 1 << 30, hi = -1, empty = 0;
+
+		aug_sample_new(&s);
+		aug_pipeline_sample(p, 200, 100, 3, (aug_key){ 3, 0, k }, s);
+		aug__plan_build(p, s, &pl);
+		cr_assert(!pl.fallback);
+		cr_assert_eq(aug__taps_build(&tx, &pl.x, pl.filter, &gx), AUG_OK);
+		cr_assert_eq(aug__taps_blocks(&tx), AUG_OK);
+		for (int i = 0; i < tx.n; i++) {
+			if (!tx.count[i])
+				continue;
+			lo = tx.first[i] < lo ? tx.first[i] : lo;
+			hi = tx.first[i] + tx.count[i] - 1 > hi ? tx.first[i] + tx.count[i] - 1 : hi;
+		}
+		for (int b = 0; b < tx.nblk; b++) {
+			size_t base = (size_t)b * (size_t)tx.max_taps * AUG__LANES;
+			bool none = true;
+
+			cr_assert(tx.bbase[b] >= lo && tx.bbase[b] <= hi, "%s: block %d at %d, row %d..%d", specs[k], b,
+				  tx.bbase[b], lo, hi);
+			cr_assert_eq(tx.bntaps[b], tx.bntaps[0]);
+			for (int l = 0; l < AUG__LANES; l++) {
+				int i = b * AUG__LANES + l, cnt = i < tx.n ? tx.count[i] : 0;
+
+				none = none && cnt == 0;
+				for (int t = 0; t < tx.bntaps[b]; t++) {
+					cr_assert(tx.bidx[base + (size_t)t * AUG__LANES + (size_t)l] < AUG__BLOCK_SPAN);
+					if (t >= cnt)
+						cr_assert_eq(tx.bw[base + (size_t)t * AUG__LANES + (size_t)l], 0.0f);
+				}
+			}
+			empty += none;
+		}
+		if (k < 2)
+			cr_assert_geq(empty, 1, "%s: no block of padding only", specs[k]);
+		aug__taps_free(&tx);
+		aug_sample_free(s);
+		aug_pipeline_free(p);
+	}
+	planned_vs_reference("crop 100x60 pad=60 position=tr; resize 50x30", src, 1, 1.0, 8);
+	planned_vs_reference("crop 120x60 pad=90 position=tr; resize 40x20", src, 1, 1.0, 8);
+	planned_vs_reference("crop 100x60 pad=60 position=tr fill=200,10,30; resize 50x30; hflip p=1", src, 1, 1.0, 8);
+	aug_image_free(src);
+}
+
 /* Every colour of a 32-level RGB grid, as a 256x128 image. */
 static aug_image *colour_grid(void)
 {

@@ -103,8 +103,8 @@ typedef int32_t v16i __attribute__((vector_size(64)));
  * (a constant in each instance, like `c`, so that everything stays in
  * registers): the blocks' windows need 64 floats, not 32. */
 __attribute__((target("avx512f"), always_inline)) static inline void
-hrow_blocked_c(float *const *s, const int c, const bool wide, int x0, const struct taps *tx, float *const *out,
-	       const float *fill)
+hrow_blocked_c(float *const *s, const int c, const bool wide, const int fixed_nt, int x0, const struct taps *tx,
+	       float *const *out, const float *fill)
 {
 	size_t stride = (size_t)tx->max_taps * AUG__LANES;
 	v16f r0[3], r1[3], r2[3], r3[3], acc[3];
@@ -113,7 +113,7 @@ hrow_blocked_c(float *const *s, const int c, const bool wide, int x0, const stru
 		size_t off = (size_t)(tx->bbase[b] - x0), at = (size_t)b * AUG__LANES;
 		const int32_t *idx = tx->bidx + (size_t)b * stride;
 		const float *w = tx->bw + (size_t)b * stride;
-		int left = tx->n - b * AUG__LANES, nt = tx->bntaps[b];
+		int left = tx->n - b * AUG__LANES, nt = fixed_nt ? fixed_nt : tx->bntaps[b];
 		v16f fw, wv;
 		v16i k, m;
 
@@ -154,16 +154,22 @@ hrow_blocked_c(float *const *s, const int c, const bool wide, int x0, const stru
 	}
 }
 
-#define HROW_BLOCKED(name, c, wide)                                                                          \
+#define HROW_BLOCKED(name, c, wide, nt)                                                                      \
 	__attribute__((target("avx512f"))) static void name(float *const *s, int x0, const struct taps *tx,   \
 							    float *const *out, const float *fill)             \
 	{                                                                                                      \
-		hrow_blocked_c(s, c, wide, x0, tx, out, fill);                                                 \
+		hrow_blocked_c(s, c, wide, nt, x0, tx, out, fill);                                             \
 	}
-HROW_BLOCKED(hrow_blocked1, 1, false)
-HROW_BLOCKED(hrow_blocked1w, 1, true)
-HROW_BLOCKED(hrow_blocked3, 3, false)
-HROW_BLOCKED(hrow_blocked3w, 3, true)
+HROW_BLOCKED(hrow_blocked1, 1, false, 0)
+HROW_BLOCKED(hrow_blocked1w, 1, true, 0)
+HROW_BLOCKED(hrow_blocked3, 3, false, 0)
+HROW_BLOCKED(hrow_blocked3w, 3, true, 0)
+/* Every block of a row has the same tap count (aug__taps_blocks pads
+ * them): the common counts get a loop the compiler unrolls. */
+HROW_BLOCKED(hrow_blocked3_2, 3, false, 2)
+HROW_BLOCKED(hrow_blocked3_3, 3, false, 3)
+HROW_BLOCKED(hrow_blocked3_4, 3, false, 4)
+HROW_BLOCKED(hrow_blocked3_5, 3, false, 5)
 #endif
 
 /* Whether the blocked pass can run these taps on this CPU. */
@@ -196,7 +202,12 @@ static void hrow(float *const *s, int c, int x0, const struct taps *tx, float *c
 {
 #ifdef HAVE_BLOCKED
 	if (blocked) {
-		if (c == 3)
+		int nt = tx->nblk ? tx->bntaps[0] : 0;
+
+		if (c == 3 && !tx->wide && nt >= 2 && nt <= 5)
+			(nt == 2 ? hrow_blocked3_2 : nt == 3 ? hrow_blocked3_3 : nt == 4 ? hrow_blocked3_4 : hrow_blocked3_5)(
+				s, x0, tx, out, fill);
+		else if (c == 3)
 			(tx->wide ? hrow_blocked3w : hrow_blocked3)(s, x0, tx, out, fill);
 		else
 			(tx->wide ? hrow_blocked1w : hrow_blocked1)(s, x0, tx, out, fill);
@@ -256,17 +267,28 @@ HOT static void vset(float *restrict d, float v, int n)
 		d[x] = v;
 }
 
-HOT static void vaxpy(float *restrict d, const float *restrict s, float w, int n)
+/* d[x] += w * s[x]; with `set`, d[x] = init + w * s[x]. */
+HOT static void vaxpy(float *restrict d, const float *restrict s, float w, int n, bool set, float init)
 {
-	for (int x = 0; x < n; x++)
-		d[x] += w * s[x];
+	for (int x = 0; x < n; x++) {
+		float a = set ? init : d[x];
+
+		a += w * s[x];
+		d[x] = a;
+	}
 }
 
-/* d[x] += w * s[x] for a row of bytes. */
-HOT static void vaxpy_u8(float *restrict d, const uint8_t *restrict s, float w, int n)
+/* d[x] += w * s[x] for a row of bytes; with `set`, d[x] = init + w * s[x]
+ * (d's old values are not read: the first group of taps needs no pass that
+ * fills d first). */
+HOT static void vaxpy_u8(float *restrict d, const uint8_t *restrict s, float w, int n, bool set, float init)
 {
-	for (int x = 0; x < n; x++)
-		d[x] += w * (float)s[x];
+	for (int x = 0; x < n; x++) {
+		float a = set ? init : d[x];
+
+		a += w * (float)s[x];
+		d[x] = a;
+	}
 }
 
 /* Two, three and four rows at once: d is read and written once, not once a
@@ -274,10 +296,10 @@ HOT static void vaxpy_u8(float *restrict d, const uint8_t *restrict s, float w, 
  * (and floating-point contraction is off), so the result is the same to
  * the bit. */
 HOT static void vaxpy2_u8(float *restrict d, const uint8_t *restrict s0, const uint8_t *restrict s1, float w0,
-			  float w1, int n)
+			  float w1, int n, bool set, float init)
 {
 	for (int x = 0; x < n; x++) {
-		float a = d[x];
+		float a = set ? init : d[x];
 
 		a += w0 * (float)s0[x];
 		a += w1 * (float)s1[x];
@@ -286,10 +308,10 @@ HOT static void vaxpy2_u8(float *restrict d, const uint8_t *restrict s0, const u
 }
 
 HOT static void vaxpy3_u8(float *restrict d, const uint8_t *restrict s0, const uint8_t *restrict s1,
-			  const uint8_t *restrict s2, float w0, float w1, float w2, int n)
+			  const uint8_t *restrict s2, float w0, float w1, float w2, int n, bool set, float init)
 {
 	for (int x = 0; x < n; x++) {
-		float a = d[x];
+		float a = set ? init : d[x];
 
 		a += w0 * (float)s0[x];
 		a += w1 * (float)s1[x];
@@ -299,12 +321,13 @@ HOT static void vaxpy3_u8(float *restrict d, const uint8_t *restrict s0, const u
 }
 
 HOT static void vaxpy4_u8(float *restrict d, const uint8_t *restrict s0, const uint8_t *restrict s1,
-			  const uint8_t *restrict s2, const uint8_t *restrict s3, const float *w, int n)
+			  const uint8_t *restrict s2, const uint8_t *restrict s3, const float *w, int n, bool set,
+			  float init)
 {
 	const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
 
 	for (int x = 0; x < n; x++) {
-		float a = d[x];
+		float a = set ? init : d[x];
 
 		a += w0 * (float)s0[x];
 		a += w1 * (float)s1[x];
@@ -314,27 +337,33 @@ HOT static void vaxpy4_u8(float *restrict d, const uint8_t *restrict s0, const u
 	}
 }
 
-/* d[x] += sum over t of w[t] * row(first + t)[off + x], in the order of t. */
-static void vblend_u8(float *d, const aug_image *src, int first, size_t off, const float *w, int count, int n)
+/* d[x] += sum over t of w[t] * row(first + t)[off + x], in the order of t;
+ * with `set`, d[x] = init + that sum, whatever d held (n floats of d are
+ * written even when count is 0). */
+static void vblend_u8(float *d, const aug_image *src, int first, size_t off, const float *w, int count, int n,
+		      bool set, float init)
 {
 	int t = 0;
 
-	for (; t + 4 <= count; t += 4)
+	for (; t + 4 <= count; t += 4, set = false)
 		vaxpy4_u8(d, aug_image_row(src, first + t) + off, aug_image_row(src, first + t + 1) + off,
-			  aug_image_row(src, first + t + 2) + off, aug_image_row(src, first + t + 3) + off, w + t, n);
+			  aug_image_row(src, first + t + 2) + off, aug_image_row(src, first + t + 3) + off, w + t, n,
+			  set, init);
 	switch (count - t) {
 	case 3:
 		vaxpy3_u8(d, aug_image_row(src, first + t) + off, aug_image_row(src, first + t + 1) + off,
-			  aug_image_row(src, first + t + 2) + off, w[t], w[t + 1], w[t + 2], n);
+			  aug_image_row(src, first + t + 2) + off, w[t], w[t + 1], w[t + 2], n, set, init);
 		break;
 	case 2:
 		vaxpy2_u8(d, aug_image_row(src, first + t) + off, aug_image_row(src, first + t + 1) + off, w[t],
-			  w[t + 1], n);
+			  w[t + 1], n, set, init);
 		break;
 	case 1:
-		vaxpy_u8(d, aug_image_row(src, first + t) + off, w[t], n);
+		vaxpy_u8(d, aug_image_row(src, first + t) + off, w[t], n, set, init);
 		break;
 	default:
+		if (set)
+			vset(d, init, n);
 		break;
 	}
 }
@@ -414,6 +443,7 @@ void aug__resample_planes(const aug_image *src, struct fplanes *dst, const struc
 		for (int j = 0; j < oh; j++) {
 			const float *w = ty->w + (size_t)j * (size_t)ty->max_taps;
 			float *d[3];
+			bool set;
 
 			for (int ch = 0; ch < c; ch++)
 				d[ch] = dst->p + (size_t)ch * plane_out + (size_t)j * (size_t)ow;
@@ -422,13 +452,13 @@ void aug__resample_planes(const aug_image *src, struct fplanes *dst, const struc
 					vset(d[ch], fa[ch], ow);
 				continue;
 			}
-			if (ty->wfill[j] == 0.0f || c == 1) {
-				vset(blend, ty->wfill[j] * fb[0], span * c);
-			} else {
+			set = ty->wfill[j] == 0.0f || c == 1;
+			if (!set) {
 				for (int x = 0; x < span * c; x++)
 					blend[x] = ty->wfill[j] * fb[x % 3];
 			}
-			vblend_u8(blend, src, ty->first[j], (size_t)cmin * (size_t)c, w, ty->count[j], span * c);
+			vblend_u8(blend, src, ty->first[j], (size_t)cmin * (size_t)c, w, ty->count[j], span * c, set,
+				  ty->wfill[j] * fb[0]);
 			if (c == 3)
 				split3(P[0], P[1], P[2], blend, span);
 			hrow(P, c, cmin, tx, d, fb, blocked);
@@ -475,9 +505,11 @@ void aug__resample_planes(const aug_image *src, struct fplanes *dst, const struc
 				vset(d, fa[ch], ow);
 				continue;
 			}
-			vset(d, ty->wfill[j] * fb[ch], ow);
+			if (!ty->count[j])
+				vset(d, ty->wfill[j] * fb[ch], ow);
 			for (int t = 0; t < ty->count[j]; t++)
-				vaxpy(d, hin + (size_t)(ty->first[j] + t - rmin) * (size_t)ow, w[t], ow);
+				vaxpy(d, hin + (size_t)(ty->first[j] + t - rmin) * (size_t)ow, w[t], ow, t == 0,
+				      ty->wfill[j] * fb[ch]);
 			fill_columns(d, tx, fa[ch]);
 		}
 	}

@@ -251,8 +251,10 @@ void aug__plan_build(const aug_pipeline *p, const aug_sample *s, struct plan *pl
  * The same taps in blocks of AUG__LANES outputs, for a horizontal pass that
  * computes a block at once (fast.c): output b * AUG__LANES + l reads source
  * bbase[b] + bidx[(b * max_taps + t) * AUG__LANES + l] with weight
- * bw[same index], for t < bntaps[b]; lanes past their count have weight 0
- * and index their first tap; bwfill[b * AUG__LANES + l] is the lane's fill
+ * bw[same index], for t < bntaps[b] (the same count for every block: the
+ * largest, lanes past their own count have weight 0 and index their first
+ * tap; a block with no taps has its base at the row's first source pixel);
+ * bwfill[b * AUG__LANES + l] is the lane's fill
  * weight. A block's indices all lie below AUG__BLOCK_SPAN, or `blocked` is
  * false; aug__taps_blocks() makes them, for the x axis only. */
 #define AUG__LANES 16

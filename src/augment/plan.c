@@ -287,10 +287,19 @@ aug_status aug__taps_blocks(struct taps *t)
 	t->nblk = nblk;
 	t->blocked = true;
 	t->wide = false;
+	/* Each block's window and tap count, then (PAD_TAPS) every block
+	 * given the largest count: a tap loop whose trip count varies from
+	 * block to block costs a mispredicted branch more often than the
+	 * padded taps (weight 0) cost to run. A block with no taps (all
+	 * padding) gets a window at the row's first pixel, which the row
+	 * always holds. */
+	int ntmax = 0, gmin = INT_MAX;
+
+	for (int i = 0; i < t->n; i++)
+		if (t->count[i] && t->first[i] < gmin)
+			gmin = t->first[i];
 	for (int b = 0; b < nblk; b++) {
 		int i0 = b * AUG__LANES, lo = INT_MAX, hi = INT_MIN, nt = 0;
-		int32_t *idx = t->bidx + (size_t)b * (size_t)t->max_taps * AUG__LANES;
-		float *w = t->bw + (size_t)b * (size_t)t->max_taps * AUG__LANES;
 
 		for (int l = 0; l < AUG__LANES && i0 + l < t->n; l++) {
 			int i = i0 + l;
@@ -302,12 +311,20 @@ aug_status aug__taps_blocks(struct taps *t)
 			nt = t->count[i] > nt ? t->count[i] : nt;
 		}
 		if (nt == 0)
-			lo = hi = 0;
+			lo = hi = gmin == INT_MAX ? 0 : gmin;
 		if (hi - lo > AUG__BLOCK_SPAN)
 			t->blocked = false;
 		if (hi - lo > AUG__BLOCK_SPAN / 2)
 			t->wide = true;
 		t->bbase[b] = lo;
+		t->bntaps[b] = nt;
+		ntmax = nt > ntmax ? nt : ntmax;
+	}
+	for (int b = 0; b < nblk; b++) {
+		int i0 = b * AUG__LANES, lo = t->bbase[b], nt = ntmax;
+		int32_t *idx = t->bidx + (size_t)b * (size_t)t->max_taps * AUG__LANES;
+		float *w = t->bw + (size_t)b * (size_t)t->max_taps * AUG__LANES;
+
 		t->bntaps[b] = nt;
 		for (int l = 0; l < AUG__LANES; l++) {
 			int i = i0 + l;
