@@ -574,17 +574,21 @@ HOT static void saturate(float *restrict r, float *restrict g, float *restrict b
  * circular distance from h to the channel's own hue (0, 2 or 4 sextants),
  * which costs fewer operations: the channel is
  *   (max + d) - d * clamp(e, 1, 2).
- * The hue itself comes from the same cases as rgb_to_hsv, written as
- * selects. */
+ * The hue comes from the same cases as rgb_to_hsv, written as selects.
+ * Everything is worked in units of d/6 of a turn, H = d * h, which needs
+ * no division: d * clamp(e, 1, 2) = clamp(d * e, d, 2 d), and the hue is
+ * brought into [0, 6 d) by adding or taking 6 d once (a shift is at most
+ * half a turn, 3 sextants, so H starts in [-4 d, 8 d)). A grey pixel
+ * (d = 0) keeps its value. */
 
-/* clamp(circular distance from h to c on [0, 6), 1, 2) */
-static inline float hue_distance(float h, float c)
+/* clamp(circular distance from H to c on [0, six), d, 2 d) */
+static inline float hue_distance(float H, float c, float d, float six)
 {
-	float e = h - c;
+	float e = H - c;
 
 	e = e < 0.0f ? -e : e;
-	e = fmin2(e, 6.0f - e);
-	return fmin2(fmax2(e, 1.0f), 2.0f);
+	e = fmin2(e, six - e);
+	return fmin2(fmax2(e, d), d + d);
 }
 
 HOT static void hue_rotate(float *restrict r, float *restrict g, float *restrict b, size_t n, float shift)
@@ -594,17 +598,16 @@ HOT static void hue_rotate(float *restrict r, float *restrict g, float *restrict
 	for (size_t i = 0; i < n; i++) {
 		float R = r[i], G = g[i], B = b[i];
 		float mx = fmax2(R, fmax2(G, B)), mn = fmin2(R, fmin2(G, B)), d = mx - mn;
-		/* d = 0 (grey) leaves the pixel as it is, whatever h is. */
-		float inv = 1.0f / fmax2(d, 1e-20f);
-		float h0 = (G - B) * inv, h1 = 2.0f + (B - R) * inv, h2 = 4.0f + (R - G) * inv;
-		float h = mx == R ? h0 : mx == G ? h1 : h2;
-		float top = mx + d;
+		float H0 = G - B, H1 = 2.0f * d + (B - R), H2 = 4.0f * d + (R - G);
+		float H = mx == R ? H0 : mx == G ? H1 : H2;
+		float top = mx + d, six = 6.0f * d;
 
-		h += s6;
-		h -= 6.0f * floorf(h * (1.0f / 6.0f));
-		r[i] = top - d * hue_distance(h, 0.0f);
-		g[i] = top - d * hue_distance(h, 2.0f);
-		b[i] = top - d * hue_distance(h, 4.0f);
+		H += s6 * d;
+		H = H < 0.0f ? H + six : H;
+		H = H >= six ? H - six : H;
+		r[i] = top - hue_distance(H, 0.0f, d, six);
+		g[i] = top - hue_distance(H, 2.0f * d, d, six);
+		b[i] = top - hue_distance(H, 4.0f * d, d, six);
 	}
 }
 
