@@ -827,30 +827,29 @@ HOT static void to_bytes(uint8_t *restrict d, const float *restrict s, int n)
 	}
 }
 
+/* Three planar float rows as one row of interleaved RGB bytes, rounded and
+ * clamped as to_bytes() does (the compiler interleaves with permutes). */
+HOT static void to_bytes3(uint8_t *restrict d, const float *restrict r, const float *restrict g,
+			  const float *restrict b, int n)
+{
+	for (int x = 0; x < n; x++) {
+		d[3 * x] = (uint8_t)(int)(clamp255(r[x]) + 0.5f);
+		d[3 * x + 1] = (uint8_t)(int)(clamp255(g[x]) + 0.5f);
+		d[3 * x + 2] = (uint8_t)(int)(clamp255(b[x]) + 0.5f);
+	}
+}
+
 void aug__planes_to_image(const struct fplanes *im, aug_image *out)
 {
 	size_t n = (size_t)im->w * (size_t)im->h;
-	uint8_t tmp[3][256];
 
 	for (int y = 0; y < im->h; y++) {
 		uint8_t *d = aug_image_row(out, y);
 		size_t row = (size_t)y * (size_t)im->w;
 
-		if (im->c == 1) {
+		if (im->c == 1)
 			to_bytes(d, im->p + row, im->w);
-			continue;
-		}
-		/* Bytes per plane in chunks, then interleaved. */
-		for (int x0 = 0; x0 < im->w; x0 += 256) {
-			int len = im->w - x0 < 256 ? im->w - x0 : 256;
-
-			for (int ch = 0; ch < 3; ch++)
-				to_bytes(tmp[ch], im->p + (size_t)ch * n + row + (size_t)x0, len);
-			for (int x = 0; x < len; x++) {
-				d[3 * (x0 + x)] = tmp[0][x];
-				d[3 * (x0 + x) + 1] = tmp[1][x];
-				d[3 * (x0 + x) + 2] = tmp[2][x];
-			}
-		}
+		else
+			to_bytes3(d, im->p + row, im->p + n + row, im->p + 2 * n + row, im->w);
 	}
 }
