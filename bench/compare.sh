@@ -16,7 +16,10 @@
 #   flip, colour jitter, cutout, normalised float32 CHW) from file bytes in
 #   memory: `augment bench` at 1 and 2 threads, torchvision (1 process, and a
 #   DataLoader with 2 workers), OpenCV+numpy (1 process, 2 processes), and
-#   libjpeg-turbo's full-size decode alone (1 and 2 threads) as the floor.
+#   libjpeg-turbo's full-size decode alone (1 and 2 threads) as the floor;
+#   and libjpeg-turbo's Huffman decoding alone (1 thread), with augment's
+#   own decode-only figure, as ceilings: what no pipeline of these files
+#   built on libjpeg-turbo can beat.
 # offline: hflip + resize short side 256 + centre crop 256 + JPEG q90 4:2:0
 #   with the standard Huffman tables (each tool's default, as in cjpeg;
 #   optimised tables are an option in all three), folder to folder, 2
@@ -158,6 +161,7 @@ for r in $(seq 1 "$ROUNDS"); do
 		for t in 1 2; do
 			measure "libjpeg-${t}" "$r" "$JPEG_DECODE" "$CORPUS" "$t" "$SECONDS_PER"
 		done
+		measure "libjpeg-entropy-1" "$r" "$JPEG_DECODE" "$CORPUS" 1 "$SECONDS_PER" --entropy-only
 	fi
 	if [ "$MODE" != online ]; then
 		d=$TMP/round$r
@@ -221,6 +225,8 @@ online = [
     ('opencv-2', 'OpenCV + numpy, 2 processes', f'/usr/bin/python3 bench/peers.py {corpus} --impl opencv --workers 2 --seconds {sp}'),
     ('libjpeg-1', 'libjpeg-turbo full decode only, 1 thread', f'{jd} {corpus} 1 {sp}'),
     ('libjpeg-2', 'libjpeg-turbo full decode only, 2 threads', f'{jd} {corpus} 2 {sp}'),
+    ('libjpeg-entropy-1', 'libjpeg-turbo Huffman decoding only (whole image, no IDCT, no colour), 1 thread',
+     f'{jd} {corpus} 1 {sp} --entropy-only'),
 ]
 h = E['HALF']
 offline = [
@@ -236,6 +242,7 @@ ratios = [
     ('augment 1T / OpenCV 1 process', 'augment-1', 'opencv-1'),
     ('augment 1T / libjpeg-turbo decode 1T', 'augment-1', 'libjpeg-1'),
     ('ceiling: augment 1T region decode alone / torchvision 1 process', 'augment-1-decode', 'torchvision-1'),
+    ('ceiling: libjpeg-turbo Huffman decoding alone / torchvision 1 process', 'libjpeg-entropy-1', 'torchvision-1'),
     ('augment 2T / augment 1T', 'augment-2', 'augment-1'),
     ('augment 2T / torchvision DataLoader 2 workers', 'augment-2', 'torchvision-2'),
     ('augment 2T / OpenCV 2 processes', 'augment-2', 'opencv-2'),
