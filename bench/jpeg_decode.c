@@ -13,11 +13,11 @@
  *
  *   {"impl":"libjpeg-turbo","threads":T,"images":N,"seconds":S,"images_per_second":R,...}
  *
- * With --entropy-only ("impl":"libjpeg-turbo-entropy") it reads each file's
- * DCT coefficients and stops there (jpeg_read_coefficients(): the Huffman
- * decoding of the whole image, without the inverse DCT, upsampling or
- * colour conversion): the part of any decode of these files that no crop
- * avoids for the rows above its bottom.
+ * With --entropy-only ("impl":"libjpeg-turbo-entropy") it skips every row
+ * but the last (jpeg_skip_scanlines(), which Huffman-decodes the skipped
+ * rows and does no inverse DCT, upsampling or colour conversion for them)
+ * and decodes the last: the part of a decode that no crop avoids for the
+ * rows above its bottom, for whole images.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -177,11 +177,20 @@ static int decode_one(worker *w, const file *f)
 	jpeg_mem_src(d, f->data, (unsigned long)f->len);
 	jpeg_read_header(d, TRUE);
 	if (entropy_only) {
-		jvirt_barray_ptr *coefs = jpeg_read_coefficients(d);
-		JBLOCKARRAY b = (*d->mem->access_virt_barray)((j_common_ptr)d, coefs[0], 0, 1, FALSE);
+		JSAMPROW row;
 
-		w->pixels += (double)d->image_width * d->image_height;
-		w->sum += (uint64_t)(b[0][0][0] & 0xff);
+		d->out_color_space = JCS_RGB;
+		jpeg_start_decompress(d);
+		if ((size_t)d->output_width * 3 > w->cap) {
+			free(w->buf);
+			w->cap = (size_t)d->output_width * 3;
+			w->buf = xalloc(malloc(w->cap));
+		}
+		row = w->buf;
+		jpeg_skip_scanlines(d, d->output_height - 1);
+		jpeg_read_scanlines(d, &row, 1);
+		w->pixels += (double)d->output_width * d->output_height;
+		w->sum += w->buf[0];
 		jpeg_finish_decompress(d);
 		return 0;
 	}
