@@ -218,6 +218,15 @@ static void hrow(float *const *s, int c, int x0, const struct taps *tx, float *c
 		hrow_scalar(s[ch], x0, tx, out[ch], fill[ch]);
 }
 
+bool aug__hrow_run(float *const *rows, int c, int x0, const struct taps *tx, float *const *out, const float *fill,
+		   bool blocked)
+{
+	if (blocked && !blocked_ok(tx))
+		return false;
+	hrow(rows, c, x0, tx, out, fill, blocked);
+	return true;
+}
+
 /* Which pass goes first, by a rough count of vector operations. Vertical
  * first blends out_h rows over the needed columns (converting bytes each
  * time), splits and resamples out_h rows; horizontal first converts and
@@ -577,9 +586,9 @@ HOT static void saturate(float *restrict r, float *restrict g, float *restrict b
  * The hue comes from the same cases as rgb_to_hsv, written as selects.
  * Everything is worked in units of d/6 of a turn, H = d * h, which needs
  * no division: d * clamp(e, 1, 2) = clamp(d * e, d, 2 d), and the hue is
- * brought into [0, 6 d) by adding or taking 6 d once (a shift is at most
- * half a turn, 3 sextants, so H starts in [-4 d, 8 d)). A grey pixel
- * (d = 0) keeps its value. */
+ * brought into [0, 6 d) by adding or taking 6 d once (the shift is first
+ * brought within half a turn, 3 sextants, so H starts in [-4 d, 8 d]). A
+ * grey pixel (d = 0) keeps its value. */
 
 /* clamp(circular distance from H to c on [0, six), d, 2 d) */
 static inline float hue_distance(float H, float c, float d, float six)
@@ -593,7 +602,12 @@ static inline float hue_distance(float H, float c, float d, float six)
 
 HOT static void hue_rotate(float *restrict r, float *restrict g, float *restrict b, size_t n, float shift)
 {
-	float s6 = shift * 6.0f;
+	float s6;
+
+	/* The same turn within half a turn either way, whatever the caller
+	 * passed (color_jitter's shifts are within it already). */
+	shift -= floorf(shift + 0.5f);
+	s6 = shift * 6.0f;
 
 	for (size_t i = 0; i < n; i++) {
 		float R = r[i], G = g[i], B = b[i];

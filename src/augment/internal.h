@@ -252,8 +252,9 @@ void aug__plan_build(const aug_pipeline *p, const aug_sample *s, struct plan *pl
  * computes a block at once (fast.c): output b * AUG__LANES + l reads source
  * bbase[b] + bidx[(b * max_taps + t) * AUG__LANES + l] with weight
  * bw[same index], for t < bntaps[b] (the same count for every block: the
- * largest, lanes past their own count have weight 0 and index their first
- * tap; a block with no taps has its base at the row's first source pixel);
+ * largest; a lane's taps past its own count have weight 0 and index its
+ * first tap, or the block's base for a lane with no taps or past n; a block
+ * with no taps has its base at the row's first source pixel);
  * bwfill[b * AUG__LANES + l] is the lane's fill
  * weight. A block's indices all lie below AUG__BLOCK_SPAN, or `blocked` is
  * false; aug__taps_blocks() makes them, for the x axis only. */
@@ -322,6 +323,14 @@ struct fplanes {
 };
 
 size_t aug__fplanes_scratch(const aug_image *src, const struct taps *tx, const struct taps *ty);
+/* The horizontal pass alone, for tests: `c` planar rows starting at source
+ * column x0, each readable AUG__BLOCK_SPAN floats past the last pixel the
+ * taps touch, resampled into out[ch] (fill[ch] for padding). With
+ * `blocked`, the AVX-512 blocked pass (aug__taps_blocks() done), or false
+ * and nothing done when this CPU or these taps cannot take it; else the
+ * scalar loop. */
+bool aug__hrow_run(float *const *rows, int c, int x0, const struct taps *tx, float *const *out, const float *fill,
+		   bool blocked);
 void aug__resample_planes(const aug_image *src, struct fplanes *dst, const struct taps *tx, const struct taps *ty,
 			  const uint8_t fill_before[3], const uint8_t fill_after[3], float *scratch);
 /* The pixel stages of a plan, in spec order, on the planes. When `times` is

@@ -287,8 +287,8 @@ aug_status aug__taps_blocks(struct taps *t)
 	t->nblk = nblk;
 	t->blocked = true;
 	t->wide = false;
-	/* Each block's window and tap count, then (PAD_TAPS) every block
-	 * given the largest count: a tap loop whose trip count varies from
+	/* Each block's window and tap count, then every block given the
+	 * largest count: a tap loop whose trip count varies from
 	 * block to block costs a mispredicted branch more often than the
 	 * padded taps (weight 0) cost to run. A block with no taps (all
 	 * padding) gets a window at the row's first pixel, which the row
