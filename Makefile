@@ -39,7 +39,8 @@ test: build asan
 # libFuzzer harnesses (fuzz/), clang with ASan and UBSan: build them, make
 # the seed corpora from samples/ and tests/fixtures/, and run each harness
 # for SECONDS, two at a time under nice; fails on any crash, hang or leak.
-# See docs/RELIABILITY.md.
+# Then the corpora are replayed through GCC builds of the harnesses (the
+# code clang does not build, scripts/fuzz-replay-gcc). See docs/RELIABILITY.md.
 fuzz:
 	@scripts/install-deps fuzz
 	@test -f $(FUZZ)/build.ninja || CC=clang meson setup $(FUZZ) --buildtype=debugoptimized \
@@ -48,6 +49,8 @@ fuzz:
 	@meson compile -C $(FUZZ)
 	@scripts/fuzz-corpus $(FUZZ)
 	@scripts/fuzz-run $(FUZZ) $(SECONDS)
+	@if [ -f $(ASAN)/libaugment.a ]; then scripts/fuzz-replay-gcc $(FUZZ) $(ASAN); \
+	 else echo "fuzz: no GCC replay of the corpora ($(ASAN) is not built; make test builds it)"; fi
 
 # The fault tests' long form: augment run and augment train killed at 20
 # random moments each, then rerun or resumed (docs/RELIABILITY.md).
