@@ -931,6 +931,34 @@ CTest(planned, close_for_resize_and_colour)
 	aug_image_free(src);
 }
 
+/* The x axis's taps of one sample of `p` on a w x h x c image, built on a
+ * grid decoded at 1/scale and put in blocks; lo..hi the source columns they
+ * touch (hi < lo when none). False when the sample runs on the reference
+ * path or leaves x unresampled. */
+static bool x_taps(const aug_pipeline *p, aug_sample *s, int w, int h, int c, aug_key key, int scale,
+		   struct taps *tx, int *lo, int *hi)
+{
+	struct plan pl;
+	struct grid gx = { (w + scale - 1) / scale, 0, scale, w };
+
+	if (aug_pipeline_sample(p, w, h, c, key, s))
+		return false;
+	aug__plan_build(p, s, &pl);
+	if (pl.fallback || !pl.x.resampled)
+		return false;
+	cr_assert_eq(aug__taps_build(tx, &pl.x, pl.filter, &gx), AUG_OK);
+	cr_assert_eq(aug__taps_blocks(tx), AUG_OK);
+	*lo = 1 << 30;
+	*hi = -1;
+	for (int i = 0; i < tx->n; i++) {
+		if (!tx->count[i])
+			continue;
+		*lo = tx->first[i] < *lo ? tx->first[i] : *lo;
+		*hi = tx->first[i] + tx->count[i] - 1 > *hi ? tx->first[i] + tx->count[i] - 1 : *hi;
+	}
+	return true;
+}
+
 CTest(planned, resize_with_whole_blocks_of_padding)
 {
 	/* The crop box runs 60 pixels past the right edge of a 200-wide
@@ -951,23 +979,11 @@ CTest(planned, resize_with_whole_blocks_of_padding)
 	for (size_t k = 0; k < sizeof(specs) / sizeof(specs[0]); k++) {
 		aug_pipeline *p = parse_ok(specs[k]);
 		aug_sample *s;
-		struct plan pl;
 		struct taps tx = { 0 };
-		struct grid gx = { 200, 0, 1, 200 };
-		int lo = 1 << 30, hi = -1, empty = 0;
+		int lo, hi, empty = 0;
 
 		aug_sample_new(&s);
-		aug_pipeline_sample(p, 200, 100, 3, (aug_key){ 3, 0, k }, s);
-		aug__plan_build(p, s, &pl);
-		cr_assert(!pl.fallback);
-		cr_assert_eq(aug__taps_build(&tx, &pl.x, pl.filter, &gx), AUG_OK);
-		cr_assert_eq(aug__taps_blocks(&tx), AUG_OK);
-		for (int i = 0; i < tx.n; i++) {
-			if (!tx.count[i])
-				continue;
-			lo = tx.first[i] < lo ? tx.first[i] : lo;
-			hi = tx.first[i] + tx.count[i] - 1 > hi ? tx.first[i] + tx.count[i] - 1 : hi;
-		}
+		cr_assert(x_taps(p, s, 200, 100, 3, (aug_key){ 3, 0, k }, 1, &tx, &lo, &hi), "%s", specs[k]);
 		for (int b = 0; b < tx.nblk; b++) {
 			size_t base = (size_t)b * (size_t)tx.max_taps * AUG__LANES;
 			bool none = true;
@@ -1028,24 +1044,14 @@ CTest(planned, blocked_horizontal_pass_equals_the_scalar_one)
 		for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
 			for (int key = 0; key < 4; key++) {
 				int w = sizes[z][0], h = sizes[z][1], c = key % 2 ? 1 : 3, scale = key == 3 ? 2 : 1;
-				struct plan pl;
 				struct taps tx = { 0 };
-				struct grid gx = { (w + scale - 1) / scale, 0, scale, w };
-				int lo = 1 << 30, hi = -1, span;
+				int lo, hi, span;
 				float *rows[3], *ob[3], *os[3], fill[3] = { 10, 200, 77 };
 
-				if (aug_pipeline_sample(p, w, h, c, (aug_key){ 9, 0, (uint64_t)(z * 4 + (size_t)key) }, s))
+				if (!x_taps(p, s, w, h, c, (aug_key){ 9, 0, (uint64_t)(z * 4 + (size_t)key) }, scale, &tx,
+					    &lo, &hi)) {
+					aug__taps_free(&tx);
 					continue;
-				aug__plan_build(p, s, &pl);
-				if (pl.fallback || !pl.x.resampled)
-					continue;
-				cr_assert_eq(aug__taps_build(&tx, &pl.x, pl.filter, &gx), AUG_OK);
-				cr_assert_eq(aug__taps_blocks(&tx), AUG_OK);
-				for (int i = 0; i < tx.n; i++) {
-					if (!tx.count[i])
-						continue;
-					lo = tx.first[i] < lo ? tx.first[i] : lo;
-					hi = tx.first[i] + tx.count[i] - 1 > hi ? tx.first[i] + tx.count[i] - 1 : hi;
 				}
 				if (hi < lo)
 					lo = 0, hi = -1;
