@@ -417,3 +417,62 @@ Test(cli, readme_stage_reference_is_the_catalogue)
 	free(out);
 	free(readme);
 }
+
+/* A number after "key": in a line of JSON, or -1. */
+static double json_number(const char *json, const char *key)
+{
+	char pat[64];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(json, pat);
+	return p ? strtod(p + strlen(pat), NULL) : -1;
+}
+
+Test(cli, bench_reports_rates_phases_and_the_decode_bound)
+{
+	char *out = NULL;
+	double rate, bound, sum = 0;
+	static const char *const phases[] = { "probe", "decode", "resample", "color", "cutout", "store" };
+
+	cr_assert_eq(cli(&out, "bench '%s' -p 'random_resized_crop 64; hflip; color_jitter brightness=.4 hue=.1' "
+			       "--threads 1 --seconds 0.2 --json 2>&1",
+			 src_path("samples/images")),
+		     0, "%s", out);
+	/* The five sample images (PNG and JPEG), none failed. */
+	cr_assert_eq(json_number(out, "files"), 5, "%s", out);
+	cr_assert_eq(json_number(out, "failed"), 0, "%s", out);
+	rate = json_number(out, "images_per_second");
+	bound = json_number(out, "decode_bound");
+	cr_assert(rate > 0, "%s", out);
+	/* The phases are shares of the thread time; decoding alone is
+	 * faster than the whole pipeline, by the inverse of its share. */
+	for (size_t k = 0; k < sizeof(phases) / sizeof(phases[0]); k++) {
+		double v = json_number(out, phases[k]);
+
+		cr_assert(v >= 0 && v <= 1, "%s: %f", phases[k], v);
+		sum += v;
+	}
+	cr_assert(sum > 0.999 && sum < 1.001, "phases sum to %f", sum);
+	cr_assert(bound > rate, "%s", out);
+	cr_assert_float_eq(bound, rate / (json_number(out, "probe") + json_number(out, "decode")), bound * 0.01,
+			   "%s", out);
+	free(out);
+	/* The text form says the same, in words. */
+	cr_assert_eq(cli(&out, "bench '%s' -p 'resize 32x32' --seconds 0.1 2>&1", src_path("samples/images")), 0,
+		     "%s", out);
+	cr_assert(strstr(out, "images/s") && strstr(out, "decode") && strstr(out, "decoding alone"), "%s", out);
+	free(out);
+	/* A folder that is not there, and a bad spec: an error naming them. */
+	cr_assert_neq(cli(&out, "bench /nonexistent/folder -p 'resize 32x32' --seconds 0.1 2>&1"), 0);
+	cr_assert(strstr(out, "/nonexistent/folder"), "%s", out);
+	free(out);
+	cr_assert_eq(cli(&out, "bench '%s' -p 'hflip p=7' --seconds 0.1 2>&1", src_path("samples/images")), 2, "%s",
+		     out);
+	cr_assert(strstr(out, "p=7 is out of range"), "%s", out);
+	free(out);
+	/* A float batch needs a fixed output size. */
+	cr_assert_eq(cli(&out, "bench '%s' -p 'hflip' --seconds 0.1 2>&1", src_path("samples/images")), 2, "%s", out);
+	cr_assert(strstr(out, "fixed size"), "%s", out);
+	free(out);
+}

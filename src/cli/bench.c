@@ -56,7 +56,9 @@ static int run_bench(int argc, char **argv)
 		return rc;
 	rc = 1;
 	if (f32 && !aug_pipeline_fixed_size(p, &fw, &fh)) {
-		cli_error("bench: --output float needs a pipeline that ends in a fixed size");
+		cli_error("bench: --output float needs a pipeline that ends in a fixed size (crop, center_crop, "
+			  "random_resized_crop or resize size=WxH), or --output uint8");
+		rc = EXIT_USAGE;
 		goto out;
 	}
 	aug_dataset_scan_options_init(&so);
@@ -198,7 +200,9 @@ const struct command cmd_bench = {
 	.description =
 		"Loads every image under DIR into memory, then runs the planned path (header,\n"
 		"sample, plan, region decode, one resample, colour, cutout, store) over them on\n"
-		"T threads for about S seconds, and reports images/s and where the time goes.\n"
+		"T threads for about S seconds, and reports images/s, where the time goes, and\n"
+		"what reading the header and decoding alone would allow (the other phases taken\n"
+		"as free; \"decode_bound\" in --json).\n"
 		"The float output writes a 3 x H x W float32 batch slot, normalised when the\n"
 		"pipeline ends with normalize.",
 	.opts = bench_opts,
