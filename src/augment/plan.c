@@ -256,7 +256,7 @@ void aug__taps_free(struct taps *t)
 
 aug_status aug__taps_blocks(struct taps *t)
 {
-	int nblk = (t->n + AUG__LANES - 1) / AUG__LANES;
+	int nblk = (t->n + AUG__LANES - 1) / AUG__LANES, ntmax = 0, gmin = INT_MAX;
 	size_t nw = (size_t)nblk * (size_t)t->max_taps * AUG__LANES;
 
 	if ((size_t)nblk > t->cap_blk) {
@@ -288,13 +288,10 @@ aug_status aug__taps_blocks(struct taps *t)
 	t->blocked = true;
 	t->wide = false;
 	/* Each block's window and tap count, then every block given the
-	 * largest count: a tap loop whose trip count varies from
-	 * block to block costs a mispredicted branch more often than the
-	 * padded taps (weight 0) cost to run. A block with no taps (all
-	 * padding) gets a window at the row's first pixel, which the row
-	 * always holds. */
-	int ntmax = 0, gmin = INT_MAX;
-
+	 * largest count: a tap loop whose trip count varies from block to
+	 * block costs a mispredicted branch more often than the padded taps
+	 * (weight 0) cost to run. A block with no taps (all padding) gets a
+	 * window at the row's first pixel, which the row always holds. */
 	for (int i = 0; i < t->n; i++)
 		if (t->count[i] && t->first[i] < gmin)
 			gmin = t->first[i];

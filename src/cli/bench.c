@@ -148,9 +148,7 @@ static int run_bench(int argc, char **argv)
 	}
 	rc = 0;
 	{
-		double sum = 0, rate = (double)total / secs;
-
-		double bound;
+		double sum = 0, rate = (double)total / secs, bound;
 
 		for (int k = 0; k < AUG_PHASE_COUNT; k++)
 			sum += phases[k];
